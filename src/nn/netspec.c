@@ -1,0 +1,334 @@
+/* Network description files: strict INI, one section per layer, errors as "file:line: msg".
+ * inih does the key/value parsing; a line reader around it tracks line numbers and section
+ * headers, because the Debian build of inih reports neither empty sections nor line numbers. */
+#include "bc_internal.h"
+#include "nn/netspec.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <string.h>
+
+#define BC__MAX_LAYERS 256
+#define BC__MAX_TEXT (1u << 20)
+
+typedef enum { SEC_NONE, SEC_NET, SEC_GROUP, SEC_LAYER } bc__sec_kind;
+
+typedef struct {
+    const char *origin;
+    const char *cursor; /* reader position in the text */
+    int32_t line;       /* line last handed to inih */
+    bc__sec_kind sec;   /* kind of the section being filled */
+    int32_t sec_line;
+    bc_netspec *spec;
+    bc_status st;
+    bool saw_net;
+} bc__parse;
+
+static const char *const bc__layer_names[BC_LAYER_COUNT] = {
+    [BC_LAYER_DENSE] = "dense",   [BC_LAYER_BN] = "bn",           [BC_LAYER_SIGN] = "sign",
+    [BC_LAYER_RELU] = "relu",     [BC_LAYER_HARDTANH] = "hardtanh", [BC_LAYER_DROPOUT] = "dropout",
+    [BC_LAYER_SOFTMAX] = "softmax",
+};
+
+const char *bc_layer_kind_name(bc_layer_kind k) {
+    return (k >= 0 && k < BC_LAYER_COUNT) ? bc__layer_names[k] : "?";
+}
+
+bc_train_spec bc_train_spec_default(void) {
+    return (bc_train_spec){.optimizer = BC_OPT_ADAM, .lr = 3e-3f, .momentum = 0.9f,
+                           .beta1 = 0.9f, .beta2 = 0.999f, .adam_eps = 1e-8f,
+                           .weight_decay = 0.0f, .schedule = BC_SCHED_COSINE,
+                           .step_epochs = 10, .step_gamma = 0.1f, .epochs = 10, .batch = 100};
+}
+
+static bc_layer_spec bc__layer_default(bc_layer_kind k, int32_t line) {
+    bc_layer_spec l = {.kind = k, .line = line, .momentum = 0.1f, .eps = 1e-5f, .rate = 0.5f};
+    l.bias = true;
+    return l;
+}
+
+/* ---- value parsers: the whole string must be consumed and in range */
+
+static bool bc__int(const char *v, int64_t lo, int64_t hi, int32_t *out) {
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi) return false;
+    *out = (int32_t)x;
+    return true;
+}
+
+static bool bc__float(const char *v, double lo, double hi, float *out) {
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !isfinite(x) || x < lo || x > hi) return false;
+    *out = (float)x;
+    return true;
+}
+
+static bool bc__bool(const char *v, bool *out) {
+    if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes")) { *out = true; return true; }
+    if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no")) { *out = false; return true; }
+    return false;
+}
+
+static bool bc__name(const char *v, char *out) {
+    size_t n = strlen(v);
+    if (n == 0 || n >= BC_NAME_MAX) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)v[i]) && v[i] != '_' && v[i] != '-' && v[i] != '.') return false;
+    memcpy(out, v, n + 1);
+    return true;
+}
+
+#define BAD(...) (p->st = bc__fail(BC_ERR_FORMAT, __VA_ARGS__), 0)
+
+static int bc__net_key(bc__parse *p, const char *k, const char *v) {
+    bc_train_spec *t = &p->spec->train;
+    const char *o = p->origin;
+    int32_t ln = p->line;
+    if (!strcmp(k, "name")) {
+        if (!bc__name(v, p->spec->name)) return BAD("%s:%d: name '%s': use 1-31 letters, digits, '_', '-', '.'", o, ln, v);
+    } else if (!strcmp(k, "input")) {
+        int c, h, w, used = 0;
+        if (sscanf(v, "%dx%dx%d%n", &c, &h, &w, &used) != 3 || v[used] || c < 1 || h < 1 || w < 1 ||
+            c > 4 || h > 4096 || w > 4096)
+            return BAD("%s:%d: input '%s': expected CxHxW such as 1x28x28 (C <= 4)", o, ln, v);
+        p->spec->input = (bc_shape){c, h, w};
+        p->spec->has_input = true;
+    } else if (!strcmp(k, "batch")) {
+        if (!bc__int(v, 1, 65536, &t->batch)) return BAD("%s:%d: batch '%s': expected an integer in [1, 65536]", o, ln, v);
+    } else if (!strcmp(k, "epochs")) {
+        if (!bc__int(v, 1, 100000, &t->epochs)) return BAD("%s:%d: epochs '%s': expected an integer in [1, 100000]", o, ln, v);
+    } else if (!strcmp(k, "optimizer")) {
+        if (!strcmp(v, "adam")) t->optimizer = BC_OPT_ADAM;
+        else if (!strcmp(v, "sgd")) t->optimizer = BC_OPT_SGD;
+        else return BAD("%s:%d: optimizer '%s': expected adam or sgd", o, ln, v);
+    } else if (!strcmp(k, "lr")) {
+        if (!bc__float(v, 1e-9, 10.0, &t->lr)) return BAD("%s:%d: lr '%s': expected a number in [1e-9, 10]", o, ln, v);
+    } else if (!strcmp(k, "momentum")) {
+        if (!bc__float(v, 0.0, 0.999999, &t->momentum)) return BAD("%s:%d: momentum '%s': expected a number in [0, 1)", o, ln, v);
+    } else if (!strcmp(k, "beta1")) {
+        if (!bc__float(v, 0.0, 0.999999, &t->beta1)) return BAD("%s:%d: beta1 '%s': expected a number in [0, 1)", o, ln, v);
+    } else if (!strcmp(k, "beta2")) {
+        if (!bc__float(v, 0.0, 0.999999, &t->beta2)) return BAD("%s:%d: beta2 '%s': expected a number in [0, 1)", o, ln, v);
+    } else if (!strcmp(k, "weight_decay")) {
+        if (!bc__float(v, 0.0, 1.0, &t->weight_decay)) return BAD("%s:%d: weight_decay '%s': expected a number in [0, 1]", o, ln, v);
+    } else if (!strcmp(k, "schedule")) {
+        if (!strcmp(v, "cosine")) t->schedule = BC_SCHED_COSINE;
+        else if (!strcmp(v, "step")) t->schedule = BC_SCHED_STEP;
+        else if (!strcmp(v, "const")) t->schedule = BC_SCHED_CONST;
+        else return BAD("%s:%d: schedule '%s': expected cosine, step or const", o, ln, v);
+    } else if (!strcmp(k, "step_epochs")) {
+        if (!bc__int(v, 1, 100000, &t->step_epochs)) return BAD("%s:%d: step_epochs '%s': expected an integer >= 1", o, ln, v);
+    } else if (!strcmp(k, "step_gamma")) {
+        if (!bc__float(v, 1e-6, 1.0, &t->step_gamma)) return BAD("%s:%d: step_gamma '%s': expected a number in (0, 1]", o, ln, v);
+    } else {
+        return BAD("%s:%d: unknown key '%s' in [net]", o, ln, k);
+    }
+    return 1;
+}
+
+static int bc__group_key(bc__parse *p, const char *k, const char *v) {
+    bc_group_spec *g = &p->spec->groups[p->spec->n_groups - 1];
+    if (!strcmp(k, "name")) {
+        if (!bc__name(v, g->name)) return BAD("%s:%d: group name '%s': use 1-31 letters, digits, '_', '-', '.'", p->origin, p->line, v);
+    } else if (!strcmp(k, "lr_scale")) {
+        if (!bc__float(v, 0.0, 1000.0, &g->lr_scale)) return BAD("%s:%d: lr_scale '%s': expected a number in [0, 1000]", p->origin, p->line, v);
+    } else if (!strcmp(k, "weight_decay")) {
+        if (!bc__float(v, 0.0, 1.0, &g->weight_decay)) return BAD("%s:%d: weight_decay '%s': expected a number in [0, 1]", p->origin, p->line, v);
+    } else {
+        return BAD("%s:%d: unknown key '%s' in [group]", p->origin, p->line, k);
+    }
+    return 1;
+}
+
+static int bc__layer_key(bc__parse *p, const char *k, const char *v) {
+    bc_layer_spec *l = &p->spec->layers[p->spec->n_layers - 1];
+    const char *o = p->origin, *sec = bc_layer_kind_name(l->kind);
+    int32_t ln = p->line;
+    bool is_dense = l->kind == BC_LAYER_DENSE, is_bn = l->kind == BC_LAYER_BN;
+    if (!strcmp(k, "group") && (is_dense || is_bn)) {
+        if (!bc__name(v, l->group)) return BAD("%s:%d: group '%s': use 1-31 letters, digits, '_', '-', '.'", o, ln, v);
+    } else if (is_dense && !strcmp(k, "units")) {
+        if (!bc__int(v, 1, 1 << 20, &l->units)) return BAD("%s:%d: units '%s': expected an integer in [1, 1048576]", o, ln, v);
+    } else if (is_dense && !strcmp(k, "binary")) {
+        if (!bc__bool(v, &l->binary)) return BAD("%s:%d: binary '%s': expected 0 or 1", o, ln, v);
+        if (!l->bias_set) l->bias = !l->binary;
+    } else if (is_dense && !strcmp(k, "bias")) {
+        if (!bc__bool(v, &l->bias)) return BAD("%s:%d: bias '%s': expected 0 or 1", o, ln, v);
+        l->bias_set = true;
+    } else if (is_bn && !strcmp(k, "momentum")) {
+        if (!bc__float(v, 0.0, 1.0, &l->momentum)) return BAD("%s:%d: momentum '%s': expected a number in [0, 1]", o, ln, v);
+    } else if (is_bn && !strcmp(k, "eps")) {
+        if (!bc__float(v, 1e-12, 1.0, &l->eps)) return BAD("%s:%d: eps '%s': expected a number in [1e-12, 1]", o, ln, v);
+    } else if (l->kind == BC_LAYER_DROPOUT && !strcmp(k, "rate")) {
+        if (!bc__float(v, 0.0, 0.99, &l->rate)) return BAD("%s:%d: rate '%s': expected a number in [0, 0.99]", o, ln, v);
+    } else {
+        return BAD("%s:%d: unknown key '%s' in [%s]", o, ln, k, sec);
+    }
+    return 1;
+}
+
+static int bc__handler(void *user, const char *section, const char *key, const char *value) {
+    bc__parse *p = user;
+    (void)section; /* the reader already classified the current section */
+    if (p->st) return 0;
+    switch (p->sec) {
+    case SEC_NET: return bc__net_key(p, key, value);
+    case SEC_GROUP: return bc__group_key(p, key, value);
+    case SEC_LAYER: return bc__layer_key(p, key, value);
+    case SEC_NONE: break;
+    }
+    return BAD("%s:%d: key '%s' before the first section", p->origin, p->line, key);
+}
+
+/* Opens a new section when inih is about to see a header line. */
+static void bc__section(bc__parse *p, const char *line) {
+    const char *close = strchr(line, ']');
+    char name[64] = "";
+    size_t n = close ? (size_t)(close - line - 1) : 0;
+    if (!close || n == 0 || n >= sizeof name) {
+        p->st = bc__fail(BC_ERR_FORMAT, "%s:%d: malformed section header", p->origin, p->line);
+        return;
+    }
+    memcpy(name, line + 1, n);
+    name[n] = '\0';
+    p->sec_line = p->line;
+    bc_netspec *s = p->spec;
+    if (!strcmp(name, "net")) {
+        if (p->saw_net) { p->st = bc__fail(BC_ERR_FORMAT, "%s:%d: a second [net] section", p->origin, p->line); return; }
+        if (s->n_layers) { p->st = bc__fail(BC_ERR_FORMAT, "%s:%d: [net] must come before the layers", p->origin, p->line); return; }
+        p->saw_net = true;
+        p->sec = SEC_NET;
+        return;
+    }
+    if (!strcmp(name, "group")) {
+        if (s->n_groups >= BC_MAX_GROUPS) { p->st = bc__fail(BC_ERR_FORMAT, "%s:%d: more than %d groups", p->origin, p->line, BC_MAX_GROUPS); return; }
+        s->groups[s->n_groups++] = (bc_group_spec){.lr_scale = 1.0f, .weight_decay = -1.0f};
+        p->sec = SEC_GROUP;
+        return;
+    }
+    for (int k = 0; k < BC_LAYER_COUNT; k++) {
+        if (strcmp(name, bc__layer_names[k])) continue;
+        if (s->n_layers >= BC__MAX_LAYERS) { p->st = bc__fail(BC_ERR_FORMAT, "%s:%d: more than %d layers", p->origin, p->line, BC__MAX_LAYERS); return; }
+        s->layers[s->n_layers++] = bc__layer_default((bc_layer_kind)k, p->line);
+        p->sec = SEC_LAYER;
+        return;
+    }
+    p->st = bc__fail(BC_ERR_FORMAT, "%s:%d: unknown section [%s] (layers: dense, bn, sign, relu, hardtanh, dropout, softmax; also [net], [group])", p->origin, p->line, name);
+}
+
+/* inih line reader: hands out one line at a time, left-trimmed (so indentation is harmless
+ * and never read as a multi-line continuation), and notes section headers in order. */
+static char *bc__reader(char *str, int num, void *stream) {
+    bc__parse *p = stream;
+    if (!*p->cursor || p->st) return NULL;
+    const char *nl = strchr(p->cursor, '\n');
+    size_t len = nl ? (size_t)(nl - p->cursor + 1) : strlen(p->cursor);
+    const char *start = p->cursor;
+    p->cursor += len;
+    p->line++;
+    while (len && (*start == ' ' || *start == '\t')) { start++; len--; }
+    if (len >= (size_t)num) {
+        p->st = bc__fail(BC_ERR_FORMAT, "%s:%d: line longer than %d characters", p->origin, p->line, num - 1);
+        return NULL;
+    }
+    memcpy(str, start, len);
+    str[len] = '\0';
+    if (str[0] == '[') bc__section(p, str);
+    return str;
+}
+
+static bc_status bc__validate(bc__parse *p) {
+    bc_netspec *s = p->spec;
+    const char *o = p->origin;
+    if (s->n_layers == 0) return bc__fail(BC_ERR_FORMAT, "%s: no layers", o);
+    for (int32_t i = 0; i < s->n_groups; i++) {
+        if (!s->groups[i].name[0]) return bc__fail(BC_ERR_FORMAT, "%s: [group] number %d has no name", o, i + 1);
+        for (int32_t j = 0; j < i; j++)
+            if (!strcmp(s->groups[i].name, s->groups[j].name))
+                return bc__fail(BC_ERR_FORMAT, "%s: group '%s' defined twice", o, s->groups[i].name);
+    }
+    for (int32_t i = 0; i < s->n_layers; i++) {
+        const bc_layer_spec *l = &s->layers[i];
+        if (l->kind == BC_LAYER_DENSE && l->units == 0)
+            return bc__fail(BC_ERR_FORMAT, "%s:%d: [dense] needs units", o, l->line);
+        if (l->kind == BC_LAYER_SOFTMAX && i != s->n_layers - 1)
+            return bc__fail(BC_ERR_FORMAT, "%s:%d: [softmax] must be the last layer", o, l->line);
+        if (l->group[0]) {
+            bool found = false;
+            for (int32_t g = 0; g < s->n_groups; g++) found |= !strcmp(s->groups[g].name, l->group);
+            if (!found) return bc__fail(BC_ERR_FORMAT, "%s:%d: group '%s' is not defined by a [group] section", o, l->line, l->group);
+        }
+    }
+    if (s->layers[s->n_layers - 1].kind != BC_LAYER_SOFTMAX)
+        return bc__fail(BC_ERR_FORMAT, "%s: the last layer must be [softmax] (the loss)", o);
+    return BC_OK;
+}
+
+bc_status bc_netspec_parse_text(const char *text, const char *origin, bc_netspec **out) {
+    *out = NULL;
+    if (!text) return bc__fail(BC_ERR_PARAM, "network text is NULL");
+    if (!origin) origin = "<network>";
+    size_t tlen = strlen(text);
+    if (tlen > BC__MAX_TEXT) return bc__fail(BC_ERR_FORMAT, "%s: larger than %u bytes", origin, BC__MAX_TEXT);
+    bc_netspec *s = calloc(1, sizeof *s);
+    char *copy = malloc(tlen + 1);
+    bc_layer_spec *layers = calloc(BC__MAX_LAYERS, sizeof *layers);
+    if (!s || !copy || !layers) {
+        free(s); free(copy); free(layers);
+        return bc__fail(BC_ERR_NOMEM, "%s: network description", origin);
+    }
+    memcpy(copy, text, tlen + 1);
+    s->text = copy;
+    s->layers = layers;
+    s->train = bc_train_spec_default();
+    snprintf(s->name, sizeof s->name, "net");
+    bc__parse p = {.origin = origin, .cursor = text, .spec = s};
+    int r = ini_parse_stream(bc__reader, &p, bc__handler, &p);
+    bc_status st = p.st;
+    if (!st && r > 0) st = bc__fail(BC_ERR_FORMAT, "%s:%d: syntax error (expected [section] or key = value)", origin, r);
+    if (!st && r < 0) st = bc__fail(BC_ERR_NOMEM, "%s: parser failed", origin);
+    if (!st) st = bc__validate(&p);
+    if (st) { bc_netspec_free(s); return st; }
+    *out = s;
+    return BC_OK;
+}
+
+bc_status bc_netspec_parse_file(const char *path, bc_netspec **out) {
+    *out = NULL;
+    char *text = NULL;
+    bc_status st = bc__read_file(path, BC__MAX_TEXT, &text, NULL);
+    if (st) return st;
+    if (strlen(text) != 0 && memchr(text, '\0', strlen(text)) != NULL) st = bc__fail(BC_ERR_FORMAT, "%s: binary data", path);
+    if (!st) st = bc_netspec_parse_text(text, path, out);
+    free(text);
+    return st;
+}
+
+bc_status bc_netspec_copy(const bc_netspec *s, bc_netspec **out) {
+    return bc_netspec_parse_text(s->text, s->name, out);
+}
+
+void bc_netspec_free(bc_netspec *s) {
+    if (!s) return;
+    free(s->text);
+    free(s->layers);
+    free(s);
+}
+
+const char *bc_netspec_name(const bc_netspec *s) { return s->name; }
+const char *bc_netspec_text(const bc_netspec *s) { return s->text; }
+int32_t bc_netspec_layers(const bc_netspec *s) { return s->n_layers; }
+const bc_layer_spec *bc_netspec_layer(const bc_netspec *s, int32_t i) {
+    return (i >= 0 && i < s->n_layers) ? &s->layers[i] : NULL;
+}
+int32_t bc_netspec_groups(const bc_netspec *s) { return s->n_groups; }
+const bc_group_spec *bc_netspec_group(const bc_netspec *s, int32_t i) {
+    return (i >= 0 && i < s->n_groups) ? &s->groups[i] : NULL;
+}
+bc_train_spec bc_netspec_train(const bc_netspec *s) { return s->train; }
