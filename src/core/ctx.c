@@ -69,7 +69,8 @@ bc_status bc_ctx_set_threads(bc_ctx *ctx, int32_t n) {
 #ifdef _OPENMP
     omp_set_num_threads(n);
 #endif
-    openblas_set_num_threads(n);
+    /* OpenBLAS stays single-threaded: bc__sgemm splits work over OpenMP itself. */
+    openblas_set_num_threads(1);
     return BC_OK;
 }
 
