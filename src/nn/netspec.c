@@ -136,6 +136,8 @@ static int bc__group_key(bc__parse *p, const char *k, const char *v) {
     bc_group_spec *g = &p->spec->groups[p->spec->n_groups - 1];
     if (!strcmp(k, "name")) {
         if (!bc__name(v, g->name)) return BAD("%s:%d: group name '%s': use 1-31 letters, digits, '_', '-', '.'", p->origin, p->line, v);
+        for (int32_t i = 0; i < p->spec->n_groups - 1; i++)
+            if (!strcmp(p->spec->groups[i].name, g->name)) return BAD("%s:%d: group '%s' defined twice", p->origin, p->line, v);
     } else if (!strcmp(k, "lr_scale")) {
         if (!bc__float(v, 0.0, 1000.0, &g->lr_scale)) return BAD("%s:%d: lr_scale '%s': expected a number in [0, 1000]", p->origin, p->line, v);
     } else if (!strcmp(k, "weight_decay")) {
@@ -186,8 +188,18 @@ static int bc__handler(void *user, const char *section, const char *key, const c
     return BAD("%s:%d: key '%s' before the first section", p->origin, p->line, key);
 }
 
+/* A [group] must be named by the time its section ends. */
+static bool bc__group_done(bc__parse *p) {
+    if (p->sec == SEC_GROUP && !p->spec->groups[p->spec->n_groups - 1].name[0]) {
+        p->st = bc__fail(BC_ERR_FORMAT, "%s:%d: [group] has no name", p->origin, p->sec_line);
+        return false;
+    }
+    return true;
+}
+
 /* Opens a new section when inih is about to see a header line. */
 static void bc__section(bc__parse *p, const char *line) {
+    if (!bc__group_done(p)) return;
     const char *close = strchr(line, ']');
     char name[64] = "";
     size_t n = close ? (size_t)(close - line - 1) : 0;
@@ -233,6 +245,8 @@ static char *bc__reader(char *str, int num, void *stream) {
     p->cursor += len;
     p->line++;
     while (len && (*start == ' ' || *start == '\t')) { start++; len--; }
+    if (len && start[len - 1] == '\n') len--; /* the limit is on the text, not its line end */
+    if (len && start[len - 1] == '\r') len--;
     if (len >= (size_t)num) {
         p->st = bc__fail(BC_ERR_FORMAT, "%s:%d: line longer than %d characters", p->origin, p->line, num - 1);
         return NULL;
@@ -293,6 +307,7 @@ bc_status bc_netspec_parse_text(const char *text, const char *origin, bc_netspec
     bc_status st = p.st;
     if (!st && r > 0) st = bc__fail(BC_ERR_FORMAT, "%s:%d: syntax error (expected [section] or key = value)", origin, r);
     if (!st && r < 0) st = bc__fail(BC_ERR_NOMEM, "%s: parser failed", origin);
+    if (!st && !bc__group_done(&p)) st = p.st;
     if (!st) st = bc__validate(&p);
     if (st) { bc_netspec_free(s); return st; }
     *out = s;
@@ -302,9 +317,10 @@ bc_status bc_netspec_parse_text(const char *text, const char *origin, bc_netspec
 bc_status bc_netspec_parse_file(const char *path, bc_netspec **out) {
     *out = NULL;
     char *text = NULL;
-    bc_status st = bc__read_file(path, BC__MAX_TEXT, &text, NULL);
+    size_t len = 0;
+    bc_status st = bc__read_file(path, BC__MAX_TEXT, &text, &len);
     if (st) return st;
-    if (strlen(text) != 0 && memchr(text, '\0', strlen(text)) != NULL) st = bc__fail(BC_ERR_FORMAT, "%s: binary data", path);
+    if (memchr(text, '\0', len) != NULL) st = bc__fail(BC_ERR_FORMAT, "%s: binary data", path);
     if (!st) st = bc_netspec_parse_text(text, path, out);
     free(text);
     return st;

@@ -35,7 +35,7 @@ void bc__optim_step(bc_model *m, float lr) {
         if (s->optimizer == BC_OPT_ADAM) {
             const float b1 = s->beta1, b2 = s->beta2, eps = s->adam_eps;
             const float step = (float)(glr / bc1), isq = (float)(1.0 / sqrt(bc2));
-            #pragma omp parallel for schedule(static)
+            #pragma omp parallel for schedule(static) if (n > 16384)
             for (int64_t i = 0; i < n; i++) {
                 float gi = g[i] + wd * w[i];
                 mo[i] = b1 * mo[i] + (1.0f - b1) * gi;
@@ -44,7 +44,7 @@ void bc__optim_step(bc_model *m, float lr) {
             }
         } else {
             const float mu = s->momentum;
-            #pragma omp parallel for schedule(static)
+            #pragma omp parallel for schedule(static) if (n > 16384)
             for (int64_t i = 0; i < n; i++) {
                 float gi = g[i] + wd * w[i];
                 mo[i] = mu * mo[i] + gi;
@@ -52,7 +52,7 @@ void bc__optim_step(bc_model *m, float lr) {
             }
         }
         if (t->clip_unit) {
-            #pragma omp parallel for schedule(static)
+            #pragma omp parallel for schedule(static) if (n > 16384)
             for (int64_t i = 0; i < n; i++) w[i] = w[i] > 1.0f ? 1.0f : (w[i] < -1.0f ? -1.0f : w[i]);
         }
     }
