@@ -269,7 +269,8 @@ int64_t bc_model_param_count(const bc_model *m);
 
 /* Named tensors of a model, the unit of checkpoints: "L<i>.<dense|bn>.<weight|bias|...>". */
 int32_t bc_model_tensor_count(const bc_model *m);
-bc_status bc_model_tensor(const bc_model *m, int32_t i, const char **name, bc_view *view);
+/* The view is writable: writing through it changes the model. */
+bc_status bc_model_tensor(bc_model *m, int32_t i, const char **name, bc_view *view);
 
 /* Forward for inference (BN running statistics, no dropout): x (n, features) -> logits
  * (n, classes). n may be anything >= 1; workspace is managed inside the model. */

@@ -214,7 +214,7 @@ static void test_softmax_ce(void) {
 
 static float sgnf(float v) { return v >= 0.0f ? 1.0f : -1.0f; }
 
-static bc_view tensor(const bc_model *m, int32_t i, const char *want) {
+static bc_view tensor(bc_model *m, int32_t i, const char *want) {
     const char *name = NULL;
     bc_view v;
     memset(&v, 0, sizeof v);

@@ -39,7 +39,7 @@ static bc_model *make_model(const char *ini, bc_shape in, uint64_t seed) {
 }
 
 /* All tensors (parameters and running statistics) concatenated. */
-static float *snapshot(const bc_model *m, int64_t *count) {
+static float *snapshot(bc_model *m, int64_t *count) {
     int64_t total = 0;
     for (int32_t i = 0; i < bc_model_tensor_count(m); i++) {
         bc_view v;
@@ -183,7 +183,7 @@ static void make_batch(float *x, int32_t *y, int64_t n, uint32_t tag) {
 
 /* Per-parameter weight decay and lr scale, read from tensor names (not the model's flags):
  * layer 0 is in group "slow", layer 2 in "frozen"; only "*.dense.weight" decays. */
-static void param_rules(const bc_model *m, float wd_default, float wd_slow, float *wd, float *scale) {
+static void param_rules(bc_model *m, float wd_default, float wd_slow, float *wd, float *scale) {
     int64_t off = 0;
     for (int32_t i = 0; i < bc_model_tensor_count(m); i++) {
         const char *name;
@@ -358,7 +358,7 @@ static void load_fails(const char *path, const char *what, const char *needle) {
 
 /* Writes a checkpoint of m's tensors through bc_st_write, with tensor `alter` reshaped to
  * shape/ndim (or renamed when rename), and the given network text. */
-static void write_altered(const char *path, const bc_model *m, int32_t alter, int32_t ndim, const int64_t *shape,
+static void write_altered(const char *path, bc_model *m, int32_t alter, int32_t ndim, const int64_t *shape,
                           const char *rename, const char *network, const char *norm_std) {
     int32_t nt = bc_model_tensor_count(m);
     bc_st_tensor_in *t = calloc((size_t)nt, sizeof *t);

@@ -104,6 +104,7 @@ bc_status bc_model_load(bc_ctx *ctx, const char *path, bc_model **out, bc_train_
         }
         memcpy((t->trainable ? m->params : m->buffers) + t->offset, data, bytes);
     }
+    m->param_version++;
     const char *v;
     if ((v = bc_st_meta(f, "dataset"))) snprintf(tf.dataset, sizeof tf.dataset, "%s", v);
     if ((v = bc_st_meta(f, "epochs"))) tf.epochs = (int32_t)strtol(v, NULL, 10);

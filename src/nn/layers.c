@@ -14,13 +14,14 @@
 
 static void bc__dense_forward(bc__layer *l, const float *x, const bc__exec *e) {
     const float *w = e->params + l->w;
-    if (l->spec.binary) {
+    if (l->spec.binary && l->wbin_version != e->param_version) {
         /* sign(0) = +1, the convention of the packed kernels and the PyTorch peer. */
+        l->wbin_version = e->param_version;
         int64_t nw = l->in * l->out;
         #pragma omp parallel for schedule(static) if (nw > BC__OMP_MIN_WORK)
         for (int64_t i = 0; i < nw; i++) l->wbin[i] = w[i] >= 0.0f ? 1.0f : -1.0f;
-        w = l->wbin;
     }
+    if (l->spec.binary) w = l->wbin;
     bc__sgemm(false, true, e->n, l->out, l->in, 1.0f, x, l->in, w, l->in, 0.0f, l->act, l->out);
     if (l->b >= 0) {
         const float *b = e->params + l->b;
@@ -60,41 +61,56 @@ static void bc__dense_backward(bc__layer *l, const float *x, const float *dy, fl
 
 #define BC__BN_CHUNK 64 /* features per task: rows are read contiguously within a chunk */
 
+/* Evaluation: one scale and shift per feature from the running statistics, applied row by
+ * row (contiguous, vectorisable); x_hat is not kept since no backward follows. */
+static void bc__bn_forward_eval(bc__layer *l, const float *x, const bc__exec *e) {
+    const int64_t n = e->n, f = l->out;
+    const float *gamma = e->params + l->w, *beta = e->params + l->b;
+    const float *rmean = e->buffers + l->run_mean, *rvar = e->buffers + l->run_var;
+    float *scale = l->stat, *shift = l->stat + f;
+    for (int64_t j = 0; j < f; j++) {
+        scale[j] = gamma[j] / sqrtf(rvar[j] + l->spec.eps);
+        shift[j] = beta[j] - rmean[j] * scale[j];
+    }
+    #pragma omp parallel for schedule(static) if (n * f > BC__OMP_MIN_WORK)
+    for (int64_t r = 0; r < n; r++) {
+        const float *xr = x + r * f;
+        float *yr = l->act + r * f;
+        for (int64_t j = 0; j < f; j++) yr[j] = xr[j] * scale[j] + shift[j];
+    }
+}
+
 static void bc__bn_forward(bc__layer *l, const float *x, const bc__exec *e) {
+    if (e->mode != BC__MODE_TRAIN) {
+        bc__bn_forward_eval(l, x, e);
+        return;
+    }
     const int64_t n = e->n, f = l->out;
     const float *gamma = e->params + l->w, *beta = e->params + l->b;
     float *rmean = e->buffers + l->run_mean, *rvar = e->buffers + l->run_var;
     float *mean = l->stat, *istd = l->stat + f;
-    const bool train = e->mode == BC__MODE_TRAIN;
     const int64_t chunks = (f + BC__BN_CHUNK - 1) / BC__BN_CHUNK;
     #pragma omp parallel for schedule(static)
     for (int64_t c = 0; c < chunks; c++) {
         int64_t j0 = c * BC__BN_CHUNK, j1 = j0 + BC__BN_CHUNK < f ? j0 + BC__BN_CHUNK : f;
         double s[BC__BN_CHUNK] = {0}, q[BC__BN_CHUNK] = {0};
-        if (train) {
-            for (int64_t r = 0; r < n; r++)
-                for (int64_t j = j0; j < j1; j++) s[j - j0] += x[r * f + j];
-            for (int64_t j = j0; j < j1; j++) s[j - j0] /= (double)n;
-            for (int64_t r = 0; r < n; r++)
-                for (int64_t j = j0; j < j1; j++) {
-                    double d = x[r * f + j] - s[j - j0];
-                    q[j - j0] += d * d;
-                }
+        for (int64_t r = 0; r < n; r++)
+            for (int64_t j = j0; j < j1; j++) s[j - j0] += x[r * f + j];
+        for (int64_t j = j0; j < j1; j++) s[j - j0] /= (double)n;
+        for (int64_t r = 0; r < n; r++)
             for (int64_t j = j0; j < j1; j++) {
-                double var = q[j - j0] / (double)n;
-                mean[j] = (float)s[j - j0];
-                istd[j] = (float)(1.0 / sqrt(var + l->spec.eps));
-                /* Running statistics as PyTorch keeps them: unbiased variance. */
-                double unbiased = n > 1 ? q[j - j0] / (double)(n - 1) : var;
-                float mo = l->spec.momentum;
-                rmean[j] = (1.0f - mo) * rmean[j] + mo * (float)s[j - j0];
-                rvar[j] = (1.0f - mo) * rvar[j] + mo * (float)unbiased;
+                double d = x[r * f + j] - s[j - j0];
+                q[j - j0] += d * d;
             }
-        } else {
-            for (int64_t j = j0; j < j1; j++) {
-                mean[j] = rmean[j];
-                istd[j] = 1.0f / sqrtf(rvar[j] + l->spec.eps);
-            }
+        for (int64_t j = j0; j < j1; j++) {
+            double var = q[j - j0] / (double)n;
+            mean[j] = (float)s[j - j0];
+            istd[j] = (float)(1.0 / sqrt(var + l->spec.eps));
+            /* Running statistics as PyTorch keeps them: unbiased variance. */
+            double unbiased = n > 1 ? q[j - j0] / (double)(n - 1) : var;
+            float mo = l->spec.momentum;
+            rmean[j] = (1.0f - mo) * rmean[j] + mo * (float)s[j - j0];
+            rvar[j] = (1.0f - mo) * rvar[j] + mo * (float)unbiased;
         }
         for (int64_t r = 0; r < n; r++)
             for (int64_t j = j0; j < j1; j++) {

@@ -129,6 +129,7 @@ bc_status bc_model_new(bc_ctx *ctx, const bc_netspec *spec, bc_shape in, uint64_
         }
     }
     bc__init_params(m);
+    m->param_version = 1;
     *out = m;
     return BC_OK;
 fail:
@@ -160,16 +161,20 @@ int32_t bc_model_outputs(const bc_model *m) { return m->n_classes; }
 int64_t bc_model_param_count(const bc_model *m) { return m->n_params; }
 int32_t bc_model_tensor_count(const bc_model *m) { return m->n_tensors; }
 
-bc_status bc_model_tensor(const bc_model *m, int32_t i, const char **name, bc_view *view) {
+bc_status bc_model_tensor(bc_model *m, int32_t i, const char **name, bc_view *view) {
     if (i < 0 || i >= m->n_tensors) return bc__fail(BC_ERR_PARAM, "tensor index %d out of range", (int)i);
     const bc__tensor *t = &m->tensors[i];
     if (name) *name = t->name;
+    m->param_version++; /* the view is writable: derived copies must be remade */
     if (view) *view = bc_view_contig(BC_F32, (t->trainable ? m->params : m->buffers) + t->offset, t->ndim, t->shape);
     return BC_OK;
 }
 
 void bc_model_get_params(const bc_model *m, float *out) { memcpy(out, m->params, (size_t)m->n_params * sizeof(float)); }
-void bc_model_set_params(bc_model *m, const float *in) { memcpy(m->params, in, (size_t)m->n_params * sizeof(float)); }
+void bc_model_set_params(bc_model *m, const float *in) {
+    memcpy(m->params, in, (size_t)m->n_params * sizeof(float));
+    m->param_version++;
+}
 
 bc_status bc__model_reserve(bc_model *m, int64_t n) {
     if (n <= m->ws_rows) return BC_OK;
@@ -208,7 +213,8 @@ bc_status bc__model_reserve(bc_model *m, int64_t n) {
 
 static bc__exec bc__exec_of(bc_model *m, int64_t n, bc__mode mode, const int32_t *y) {
     return (bc__exec){.mode = mode, .n = n, .params = m->params, .grads = m->grads,
-                      .buffers = m->buffers, .seed = m->seed, .step = m->step, .labels = y};
+                      .buffers = m->buffers, .seed = m->seed, .step = m->step, .labels = y,
+                      .param_version = m->param_version};
 }
 
 const float *bc__model_forward(bc_model *m, const float *x, int64_t n, bc__mode mode) {

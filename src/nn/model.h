@@ -26,7 +26,8 @@ typedef struct bc__layer {
     float *act;        /* (batch, out) output of this layer */
     float *aux;        /* (batch, out) bn: x_hat; dropout: mask scale; softmax: probabilities */
     float *wbin;       /* binary dense: (out, in) sign of the latent weights */
-    float *stat;       /* bn: (2, out) batch mean and inverse std */
+    uint64_t wbin_version; /* param_version wbin was made from (0: never) */
+    float *stat;       /* bn: (2, out) batch mean and inverse std; in eval, scale and shift */
 } bc__layer;
 
 typedef enum { BC__MODE_EVAL = 0, BC__MODE_TRAIN = 1 } bc__mode;
@@ -38,6 +39,7 @@ typedef struct {
     float *params, *grads, *buffers;
     uint64_t seed, step;
     const int32_t *labels; /* (n) class labels, for the loss layer */
+    uint64_t param_version; /* changes whenever the parameters may have changed */
 } bc__exec;
 
 typedef struct {
@@ -67,6 +69,7 @@ struct bc_model {
     int64_t n_buffers;
     int64_t adam_t;                        /* optimizer steps taken */
     uint64_t seed, step;
+    uint64_t param_version;                /* bumped by every write access to params */
     int64_t ws_rows;                       /* rows the workspace holds */
     float *ws;                             /* one block: activations, aux, gradients */
     float *dbuf[2];                        /* (ws_rows, max width) ping-pong gradients */

@@ -18,6 +18,7 @@ float bc_train_lr(const bc_train_spec *s, int32_t epoch) {
 void bc__optim_step(bc_model *m, float lr) {
     const bc_train_spec *s = &m->spec->train;
     m->adam_t++;
+    m->param_version++;
     const double bc1 = 1.0 - pow(s->beta1, (double)m->adam_t), bc2 = 1.0 - pow(s->beta2, (double)m->adam_t);
     for (int32_t ti = 0; ti < m->n_tensors; ti++) {
         const bc__tensor *t = &m->tensors[ti];
