@@ -24,6 +24,30 @@ static int bc_t_n, bc_t_fail;
         }                                                                                      \
     } while (0)
 #define BC_CHECK_NEAR(a, b, tol) BC_CHECK_MSG(fabs((double)(a) - (double)(b)) <= (tol), "%g vs %g", (double)(a), (double)(b))
+/* dir + "/" + name in one of 8 rotating static buffers (keeps call sites short). */
+static inline const char *bc_t_path(const char *dir, const char *name) {
+    static char buf[8][512];
+    static int k;
+    char *b = buf[k++ % 8];
+    snprintf(b, sizeof buf[0], "%s/%s", dir, name);
+    return b;
+}
+
+#ifdef BITCELL_H
+/* A model from network text; NULL (with a failed check) when it does not parse or build. */
+static inline bc_model *bc_t_model(bc_ctx *ctx, const char *origin, const char *ini, bc_shape in, uint64_t seed) {
+    bc_netspec *spec = NULL;
+    bc_model *m = NULL;
+    bc_status st = bc_netspec_parse_text(ini, origin, &spec);
+    BC_CHECK_MSG(st == BC_OK, "%s", bc_last_error());
+    if (st) return NULL;
+    st = bc_model_new(ctx, spec, in, seed, &m);
+    BC_CHECK_MSG(st == BC_OK, "%s", bc_last_error());
+    bc_netspec_free(spec);
+    return m;
+}
+#endif
+
 static inline int bc_t_report(void) {
     printf("%d passed, %d failed\n", bc_t_n - bc_t_fail, bc_t_fail);
     return bc_t_fail ? 1 : 0;

@@ -18,15 +18,7 @@ static const bc_shape k_in = {1, 2, 3}; /* 6 features */
 static bc_ctx *g_ctx;
 
 static bc_model *make_model(const char *ini, bc_shape in, uint64_t seed) {
-    bc_netspec *spec = NULL;
-    bc_model *m = NULL;
-    bc_status st = bc_netspec_parse_text(ini, "grad", &spec);
-    BC_CHECK_MSG(st == BC_OK, "%s", bc_last_error());
-    if (st) return NULL;
-    st = bc_model_new(g_ctx, spec, in, seed, &m);
-    BC_CHECK_MSG(st == BC_OK, "%s", bc_last_error());
-    bc_netspec_free(spec);
-    return m;
+    return bc_t_model(g_ctx, "grad", ini, in, seed);
 }
 
 /* x: n x f values N(0,1) * scale, keyed by tag; y: r % classes (shuffled a little). */

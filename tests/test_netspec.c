@@ -11,13 +11,7 @@
 
 static char g_dir[64];
 
-static const char *tpath(const char *name) {
-    static char buf[4][512];
-    static int k;
-    char *b = buf[k++ % 4];
-    snprintf(b, sizeof buf[0], "%s/%s", g_dir, name);
-    return b;
-}
+static const char *tpath(const char *name) { return bc_t_path(g_dir, name); }
 
 /* "t.cfg: " or "t.cfg:N: " with N > 0 */
 static bool file_prefix(const char *msg) {

@@ -12,14 +12,7 @@
 
 static char g_dir[64];
 
-/* out = g_dir + "/" + name (static rotating buffers keep call sites short) */
-static const char *tpath(const char *name) {
-    static char buf[8][512];
-    static int k;
-    char *b = buf[k++ % 8];
-    snprintf(b, sizeof buf[0], "%s/%s", g_dir, name);
-    return b;
-}
+static const char *tpath(const char *name) { return bc_t_path(g_dir, name); }
 
 static bool starts_with(const char *s, const char *prefix) {
     return strncmp(s, prefix, strlen(prefix)) == 0;

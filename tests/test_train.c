@@ -18,24 +18,10 @@ static char g_dir[64];
 static bool g_verbose;
 static double g_t0;
 
-static const char *tpath(const char *name) {
-    static char buf[4][512];
-    static int k;
-    char *b = buf[k++ % 4];
-    snprintf(b, sizeof buf[0], "%s/%s", g_dir, name);
-    return b;
-}
+static const char *tpath(const char *name) { return bc_t_path(g_dir, name); }
 
 static bc_model *make_model(const char *ini, bc_shape in, uint64_t seed) {
-    bc_netspec *spec = NULL;
-    bc_model *m = NULL;
-    bc_status st = bc_netspec_parse_text(ini, "train", &spec);
-    BC_CHECK_MSG(st == BC_OK, "%s", bc_last_error());
-    if (st) return NULL;
-    st = bc_model_new(g_ctx, spec, in, seed, &m);
-    BC_CHECK_MSG(st == BC_OK, "%s", bc_last_error());
-    bc_netspec_free(spec);
-    return m;
+    return bc_t_model(g_ctx, "train", ini, in, seed);
 }
 
 /* All tensors (parameters and running statistics) concatenated. */
