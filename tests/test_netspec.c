@@ -151,14 +151,6 @@ static void test_errors(void) {
     BC_CHECK(strlen(bc_last_error()) > 0);
 }
 
-static void write_raw(const char *p, const void *data, size_t n) {
-    FILE *f = fopen(p, "wb");
-    BC_CHECK(f != NULL);
-    if (!f) return;
-    if (n) BC_CHECK(fwrite(data, 1, n, f) == n);
-    fclose(f);
-}
-
 static void test_files(void) {
     bc_netspec *s = (bc_netspec *)&s;
     /* Missing file: an I/O error naming it. */
@@ -169,7 +161,7 @@ static void test_files(void) {
     /* Binary content: a valid description followed by NUL bytes and garbage is not accepted. */
     static const char bin[] = "[dense]\nunits = 3\n[softmax]\n\0\0\0\x01\x02garbage\n";
     const char *pb = tpath("bin.cfg");
-    write_raw(pb, bin, sizeof bin - 1);
+    bc_t_write_raw(pb, bin, sizeof bin - 1);
     s = (bc_netspec *)&s;
     bc_status st = bc_netspec_parse_file(pb, &s);
     BC_CHECK_MSG(st == BC_ERR_FORMAT && s == NULL, "NUL bytes after a valid text: status %d (%s)", (int)st, bc_last_error());
@@ -177,7 +169,7 @@ static void test_files(void) {
     BC_CHECK_MSG(strstr(bc_last_error(), pb) != NULL, "%s", bc_last_error());
     /* NUL first. */
     static const char bin0[] = "\0[dense]\nunits = 3\n[softmax]\n";
-    write_raw(pb, bin0, sizeof bin0 - 1);
+    bc_t_write_raw(pb, bin0, sizeof bin0 - 1);
     s = (bc_netspec *)&s;
     st = bc_netspec_parse_file(pb, &s);
     BC_CHECK_MSG(st == BC_ERR_FORMAT && s == NULL, "leading NUL: status %d (%s)", (int)st, bc_last_error());
@@ -187,7 +179,7 @@ static void test_files(void) {
     /* Errors in a file carry its path and the line. */
     const char *pe = tpath("err.cfg");
     const char *etext = "[net]\nname = e\n\n[dense]\nunitz = 4\n[softmax]\n";
-    write_raw(pe, etext, strlen(etext));
+    bc_t_write_raw(pe, etext, strlen(etext));
     BC_CHECK(bc_netspec_parse_file(pe, &s) == BC_ERR_FORMAT);
     char want[600];
     snprintf(want, sizeof want, "%s:5: ", pe);
@@ -195,7 +187,7 @@ static void test_files(void) {
 
     /* Empty file: no layers. */
     const char *p0 = tpath("empty.cfg");
-    write_raw(p0, "", 0);
+    bc_t_write_raw(p0, "", 0);
     BC_CHECK(bc_netspec_parse_file(p0, &s) == BC_ERR_FORMAT);
     BC_CHECK(strstr(bc_last_error(), p0) != NULL);
 }

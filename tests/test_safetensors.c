@@ -23,14 +23,6 @@ static bool file_exists(const char *p) {
     return stat(p, &sb) == 0;
 }
 
-static void write_raw(const char *p, const void *data, size_t n) {
-    FILE *f = fopen(p, "wb");
-    BC_CHECK(f != NULL);
-    if (!f) return;
-    if (n) BC_CHECK(fwrite(data, 1, n, f) == n);
-    fclose(f);
-}
-
 static unsigned char *read_raw(const char *p, size_t *n) {
     char *buf = NULL;
     *n = 0;
@@ -49,7 +41,7 @@ static void write_st(const char *p, const char *header, bool pad, const void *da
     memcpy(buf + 8, header, hn);
     memset(buf + 8 + hn, ' ', padded - hn);
     if (dn) memcpy(buf + 8 + padded, data, dn);
-    write_raw(p, buf, total);
+    bc_t_write_raw(p, buf, total);
     free(buf);
 }
 
@@ -300,7 +292,7 @@ static void test_corrupt(void) {
     const char *p = tpath("bad.safetensors");
     float d[4] = {1, 2, 3, 4};
 
-    write_raw(p, "", 0);
+    bc_t_write_raw(p, "", 0);
     EXPECT_FORMAT(p);
 
     /* Cut a valid file at several points. */
@@ -317,7 +309,7 @@ static void test_corrupt(void) {
     size_t ds = 8 + (size_t)hn; /* start of the data section */
     size_t cuts[] = {1, 3, 7, 8, 9, 8 + (ds - 8) / 2, ds - 1, ds, ds + 3, n - 1};
     for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
-        write_raw(p, raw, cuts[c]);
+        bc_t_write_raw(p, raw, cuts[c]);
         EXPECT_FORMAT(p);
     }
 
@@ -330,16 +322,16 @@ static void test_corrupt(void) {
     }
     memcpy(mod, raw, n);
     memset(mod, 0, 8);
-    write_raw(p, mod, n);
+    bc_t_write_raw(p, mod, n);
     EXPECT_FORMAT(p);
     uint64_t lens[] = {n - 7, n, 100000001, (uint64_t)200 << 20, UINT64_MAX};
     for (size_t c = 0; c < sizeof lens / sizeof lens[0]; c++) {
         for (int k = 0; k < 8; k++) mod[k] = (unsigned char)(lens[c] >> (8 * k));
-        write_raw(p, mod, n);
+        bc_t_write_raw(p, mod, n);
         EXPECT_FORMAT(p);
     }
     for (int k = 0; k < 8; k++) mod[k] = (unsigned char)((uint64_t)(n - 7) >> (8 * k));
-    write_raw(p, mod, n);
+    bc_t_write_raw(p, mod, n);
     bc_st_file *f = NULL;
     bc_st_open(p, &f);
     BC_CHECK_MSG(strstr(bc_last_error(), "exceeds file size") != NULL, "%s", bc_last_error());
@@ -436,7 +428,7 @@ static void test_corrupt(void) {
         write_st(p, h, true, NULL, 0);
         EXPECT_FORMAT(p);
         unsigned char nul[8 + 8] = {8, 0, 0, 0, 0, 0, 0, 0, '{', '}', 0, ' ', ' ', ' ', ' ', ' '};
-        write_raw(p, nul, sizeof nul);
+        bc_t_write_raw(p, nul, sizeof nul);
         EXPECT_FORMAT(p);
     }
 
@@ -451,7 +443,7 @@ static void test_corrupt(void) {
             buf[8] = '{';
             if (len > 9) buf[9] = 'x'; /* "{}" would be a valid empty file */
         }
-        write_raw(p, buf, len);
+        bc_t_write_raw(p, buf, len);
         EXPECT_FORMAT(p);
     }
     /* Random byte flips in a valid file: may stay valid (data bytes, padding), never crash. */
@@ -463,7 +455,7 @@ static void test_corrupt(void) {
         int flips = 1 + (int)(xorshift() % 3);
         for (int k = 0; k < flips; k++)
             cp[xorshift() % n] ^= (unsigned char)(1u << (xorshift() % 8));
-        write_raw(p, cp, n);
+        bc_t_write_raw(p, cp, n);
         bc_st_file *g = NULL;
         bc_status st = bc_st_open(p, &g);
         BC_CHECK_MSG(st == BC_OK || st == BC_ERR_FORMAT, "flip %d: %d %s", r, (int)st,

