@@ -172,7 +172,8 @@ typedef struct {
 } bc_norm;
 bc_norm bc_dataset_norm_stats(const bc_dataset *ds);
 
-/* Gathers samples idx[0..n) into x: (n, c*h*w) normalised float, y: (n). norm NULL means
+/* Gathers samples idx[0..n) into x: (n, h, w, c) normalised float (channels fastest, the layout
+ * of every activation in bitcell; stored pixels stay (c, h, w)), y: (n). norm NULL means
  * p / 255; y may be NULL. Indices out of range are a programmer error (assert). */
 void bc_dataset_batch(const bc_dataset *ds, const int64_t *idx, int64_t n, const bc_norm *norm,
                       float *x, int32_t *y);
@@ -199,6 +200,12 @@ typedef enum {
     BC_LAYER_HARDTANH = 4,
     BC_LAYER_DROPOUT = 5,
     BC_LAYER_SOFTMAX = 6, /* softmax + cross-entropy loss; must be last */
+    BC_LAYER_CONV = 7,     /* 2-D convolution on (h, w, c) activations, float or binary */
+    BC_LAYER_MAXPOOL = 8,
+    BC_LAYER_AVGPOOL = 9,
+    BC_LAYER_GAP = 10,     /* global average pool: (h, w, c) -> (1, 1, c) */
+    BC_LAYER_FLATTEN = 11, /* (h, w, c) -> (1, 1, h*w*c); no data movement */
+    BC_LAYER_SHORTCUT = 12, /* residual add of an earlier layer's output (projected if needed) */
     BC_LAYER_COUNT
 } bc_layer_kind;
 
@@ -212,10 +219,14 @@ typedef enum { BC_SCHED_CONST = 0, BC_SCHED_STEP = 1, BC_SCHED_COSINE = 2, BC_SC
 typedef struct {
     bc_layer_kind kind;
     int32_t line;               /* line of the section header, for messages */
-    int32_t units;              /* dense: outputs */
-    bool binary;                /* dense: sign(latent) weights, latent clipped to [-1, 1] */
-    bool bias;                  /* dense: has a bias (default: !binary) */
-    bool bias_set;              /* dense: bias given explicitly */
+    int32_t units;              /* dense: outputs; conv: filters */
+    bool binary;                /* dense, conv, shortcut projection: sign(latent) weights,
+                                 * latent clipped to [-1, 1] */
+    bool bias;                  /* dense, conv: has a bias (default: !binary) */
+    bool bias_set;              /* dense, conv: bias given explicitly */
+    int32_t size, stride, pad;  /* conv, pools: window, stride, zero padding (conv pad -1:
+                                 * size / 2, "same" at stride 1) */
+    int32_t from;               /* shortcut: adds the output of layer (this index + from), < 0 */
     float momentum, eps;        /* bn: running-stat momentum (0.1), epsilon (1e-5) */
     float rate;                 /* dropout: drop probability */
     char group[BC_NAME_MAX];    /* parameter group ("" = default group) */
@@ -238,6 +249,9 @@ typedef struct {
     float step_gamma;           /* step schedule: factor (0.1) */
     int32_t epochs;             /* 10 */
     int32_t batch;              /* 100 */
+    int32_t crop_pad;           /* augmentation: random crop after zero padding by this (0) */
+    bool flip;                  /* augmentation: random horizontal flip (false) */
+    bool binary_ends;           /* make the first and last weight layers binary too (false) */
 } bc_train_spec;
 
 typedef struct bc_netspec bc_netspec;

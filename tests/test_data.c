@@ -382,17 +382,18 @@ static void test_norm_and_batch(void) {
     int32_t yy[2] = {-1, -1};
     bc_dataset_batch(ds, idx, 2, &nm, x, yy);
     BC_CHECK(yy[0] == 1 && yy[1] == 0);
+    /* Stored (c, h, w); batches come out channels-last (h, w, c): pixel j, channel c at j*2+c. */
     for (int i = 0; i < 2; i++)
         for (int k = 0; k < 4; k++) {
-            int c = k / 2;
+            int c = k / 2, j = k % 2;
             double want = (px[idx[i] * 4 + k] / 255.0 - nm.mean[c]) / nm.std[c];
-            BC_CHECK_NEAR(x[i * 4 + k], want, 1e-5);
+            BC_CHECK_NEAR(x[i * 4 + j * 2 + c], want, 1e-5);
         }
     BC_CHECK_NEAR(x[0], (1.0 - 0.6) / nm.std[0], 1e-5);
     /* NULL norm: plain p / 255; NULL y is allowed. */
     bc_dataset_batch(ds, idx, 2, NULL, x, NULL);
-    BC_CHECK_NEAR(x[4 + 1], 1.0, 1e-7);
-    BC_CHECK_NEAR(x[2], 50 / 255.0, 1e-7);
+    BC_CHECK_NEAR(x[4 + 2], 1.0, 1e-7);
+    BC_CHECK_NEAR(x[1], 50 / 255.0, 1e-7);
 
     /* A constant channel gets std 1 instead of a division by zero. */
     const uint8_t flat[2] = {7, 7}, fy[2] = {0, 0};

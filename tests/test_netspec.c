@@ -59,7 +59,7 @@ static bc_netspec *good(const char *text, int src_line) {
 #define L3 "[dense]\nunits = 3\n[softmax]\n" /* a minimal valid tail */
 
 static void test_errors(void) {
-    BAD_AT(4, "unknown section [conv]", "[net]\n[dense]\nunits = 3\n[conv]\n[softmax]\n");
+    BAD_AT(4, "unknown section [convolution]", "[net]\n[dense]\nunits = 3\n[convolution]\n[softmax]\n");
     BAD_AT(1, "unknown section", "[Dense]\nunits = 3\n[softmax]\n");
     BAD_AT(3, "unknown key 'unitz' in [dense]", "; a comment\n[dense]\nunitz = 3\n[softmax]\n");
     BAD_AT(2, "unknown key 'rate' in [bn]", "[bn]\nrate = 0.5\n" L3);

@@ -393,7 +393,7 @@ void bc_dataset_batch(const bc_dataset *ds, const int64_t *idx, int64_t n, const
         float *dst = x + (size_t)i * per;
         for (int32_t ch = 0; ch < c; ch++) {
             const float *t = lut[ch];
-            for (size_t j = 0; j < hw; j++) dst[(size_t)ch * hw + j] = t[src[(size_t)ch * hw + j]];
+            for (size_t j = 0; j < hw; j++) dst[j * (size_t)c + (size_t)ch] = t[src[(size_t)ch * hw + j]];
         }
         if (y) y[i] = ds->labels[idx[i]];
     }

@@ -3,6 +3,9 @@
 
 #include <math.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 static bc_status bc__add_tensor(bc_model *m, bc__layer *l, const char *what, bool trainable,
                                 int32_t ndim, const int64_t *shape, int64_t *offset) {
@@ -27,44 +30,125 @@ static bc_status bc__add_tensor(bc_model *m, bc__layer *l, const char *what, boo
     return BC_OK;
 }
 
-/* Infers every layer's width and lays out the parameter and buffer blocks. */
+static bool bc__same_shape(bc_shape a, bc_shape b) { return a.c == b.c && a.h == b.h && a.w == b.w; }
+
+static bc_status bc__shape_err(const bc_model *m, const bc__layer *l, const char *what) {
+    return bc__fail(BC_ERR_SHAPE, "%s:%d: [%s] %s (its input is %dx%dx%d)", m->spec->name, (int)l->spec.line,
+                    bc_layer_kind_name(l->spec.kind), what, l->ishape.c, l->ishape.h, l->ishape.w);
+}
+
+/* Output shape of layer l from its input shape; weight geometry; shape errors. */
+static bc_status bc__layer_shape(bc_model *m, bc__layer *l) {
+    const bc_shape x = l->ishape;
+    bc_layer_spec *s = &l->spec;
+    l->oshape = x;
+    switch (s->kind) {
+    case BC_LAYER_DENSE:
+        l->oshape = (bc_shape){s->units, 1, 1};
+        l->wrows = s->units;
+        l->wk = (int64_t)x.c * x.h * x.w;
+        break;
+    case BC_LAYER_CONV: {
+        if (s->pad < 0) s->pad = s->size / 2;
+        int32_t oh = (x.h + 2 * s->pad - s->size) / s->stride + 1, ow = (x.w + 2 * s->pad - s->size) / s->stride + 1;
+        if (x.h + 2 * s->pad < s->size || x.w + 2 * s->pad < s->size) return bc__shape_err(m, l, "window larger than the padded input");
+        l->oshape = (bc_shape){s->units, oh, ow};
+        l->wrows = s->units;
+        l->wk = (int64_t)s->size * s->size * x.c;
+        break;
+    }
+    case BC_LAYER_MAXPOOL:
+    case BC_LAYER_AVGPOOL:
+        if (s->stride == 0) s->stride = s->size;
+        if (x.h < s->size || x.w < s->size) return bc__shape_err(m, l, "window larger than the input");
+        l->oshape = (bc_shape){x.c, (x.h - s->size) / s->stride + 1, (x.w - s->size) / s->stride + 1};
+        break;
+    case BC_LAYER_GAP: l->oshape = (bc_shape){x.c, 1, 1}; break;
+    case BC_LAYER_FLATTEN: l->oshape = (bc_shape){x.c * x.h * x.w, 1, 1}; break;
+    case BC_LAYER_SHORTCUT: {
+        l->src = l->index + s->from;
+        bc_shape a = m->layers[l->src].oshape;
+        if (bc__same_shape(a, x)) break;
+        if (a.h % x.h || a.w % x.w || a.h / x.h != a.w / x.w)
+            return bc__fail(BC_ERR_SHAPE, "%s:%d: [shortcut] cannot project layer %d's %dx%dx%d output onto %dx%dx%d "
+                            "(sizes must shrink by one integer stride)", m->spec->name, (int)s->line, (int)l->src,
+                            a.c, a.h, a.w, x.c, x.h, x.w);
+        l->wrows = x.c;
+        l->wk = a.c;
+        break;
+    }
+    default: break;
+    }
+    l->in = (int64_t)x.c * x.h * x.w;
+    l->out = (int64_t)l->oshape.c * l->oshape.h * l->oshape.w;
+    return BC_OK;
+}
+
+/* Parameters and buffers of layer l. */
+static bc_status bc__layer_tensors(bc_model *m, bc__layer *l) {
+    bc_status st = BC_OK;
+    const bc_layer_spec *s = &l->spec;
+    if (s->kind == BC_LAYER_DENSE || s->kind == BC_LAYER_CONV ||
+        (s->kind == BC_LAYER_SHORTCUT && l->wrows > 0)) {
+        int64_t dense[2] = {l->wrows, l->wk}, conv[4] = {l->wrows, s->size, s->size, l->ishape.c};
+        bool is_conv = s->kind == BC_LAYER_CONV;
+        st = bc__add_tensor(m, l, "weight", true, is_conv ? 4 : 2, is_conv ? conv : dense, &l->w);
+        if (!st) {
+            bc__tensor *t = &m->tensors[m->n_tensors - 1];
+            t->clip_unit = s->binary;
+            t->decay = true;
+        }
+        int64_t bs[1] = {l->wrows};
+        if (!st && s->bias && s->kind != BC_LAYER_SHORTCUT) st = bc__add_tensor(m, l, "bias", true, 1, bs, &l->b);
+        if (!st && s->kind == BC_LAYER_SHORTCUT) {
+            st = bc__add_tensor(m, l, "bn_weight", true, 1, bs, &l->g);
+            if (!st) st = bc__add_tensor(m, l, "bn_bias", true, 1, bs, &l->beta);
+            if (!st) st = bc__add_tensor(m, l, "running_mean", false, 1, bs, &l->run_mean);
+            if (!st) st = bc__add_tensor(m, l, "running_var", false, 1, bs, &l->run_var);
+        }
+    } else if (s->kind == BC_LAYER_BN) {
+        int64_t c[1] = {l->ishape.c};
+        st = bc__add_tensor(m, l, "weight", true, 1, c, &l->w);
+        if (!st) st = bc__add_tensor(m, l, "bias", true, 1, c, &l->b);
+        if (!st) st = bc__add_tensor(m, l, "running_mean", false, 1, c, &l->run_mean);
+        if (!st) st = bc__add_tensor(m, l, "running_var", false, 1, c, &l->run_var);
+    }
+    return st;
+}
+
+/* Infers every layer's shape and lays out the parameter and buffer blocks. */
 static bc_status bc__layout(bc_model *m) {
-    int64_t width = m->n_in;
-    m->max_width = width;
+    bc_shape shape = m->in_shape;
+    bool pm1 = false; /* the current activation holds only ±1 */
+    int32_t first_w = -1, last_w = -1;
+    for (int32_t i = 0; i < m->n_layers; i++) {
+        bc_layer_kind k = m->spec->layers[i].kind;
+        if (k == BC_LAYER_DENSE || k == BC_LAYER_CONV) {
+            if (first_w < 0) first_w = i;
+            last_w = i;
+        }
+    }
+    m->max_width = m->n_in;
     for (int32_t i = 0; i < m->n_layers; i++) {
         bc__layer *l = &m->layers[i];
         l->index = i;
         l->spec = m->spec->layers[i];
-        l->in = width;
-        l->w = l->b = l->run_mean = l->run_var = -1;
-        bc_status st = BC_OK;
-        if (l->spec.kind == BC_LAYER_DENSE) {
-            l->out = l->spec.units;
-            int64_t ws[2] = {l->out, l->in}, bs[1] = {l->out};
-            st = bc__add_tensor(m, l, "weight", true, 2, ws, &l->w);
-            if (!st) {
-                bc__tensor *t = &m->tensors[m->n_tensors - 1];
-                t->clip_unit = l->spec.binary;
-                t->decay = true;
-            }
-            if (!st && l->spec.bias) st = bc__add_tensor(m, l, "bias", true, 1, bs, &l->b);
-        } else if (l->spec.kind == BC_LAYER_BN) {
-            l->out = l->in;
-            int64_t s[1] = {l->out};
-            st = bc__add_tensor(m, l, "weight", true, 1, s, &l->w);
-            if (!st) st = bc__add_tensor(m, l, "bias", true, 1, s, &l->b);
-            if (!st) st = bc__add_tensor(m, l, "running_mean", false, 1, s, &l->run_mean);
-            if (!st) st = bc__add_tensor(m, l, "running_var", false, 1, s, &l->run_var);
-        } else {
-            l->out = l->in;
-        }
+        if (m->spec->train.binary_ends && (i == first_w || i == last_w)) l->spec.binary = true;
+        l->ishape = shape;
+        l->w = l->b = l->g = l->beta = l->run_mean = l->run_var = -1;
+        l->pm1_in = pm1;
+        bc_status st = bc__layer_shape(m, l);
+        if (!st) st = bc__layer_tensors(m, l);
         if (st) return st;
-        width = l->out;
-        if (width > m->max_width) m->max_width = width;
+        shape = l->oshape;
+        bc_layer_kind k = l->spec.kind;
+        pm1 = k == BC_LAYER_SIGN || (pm1 && (k == BC_LAYER_MAXPOOL || k == BC_LAYER_FLATTEN));
+        if (l->out > m->max_width) m->max_width = l->out;
+        if (l->in > m->max_width) m->max_width = l->in;
     }
-    m->n_classes = (int32_t)width;
-    if (width < 2)
-        return bc__fail(BC_ERR_SHAPE, "%s: the network ends in %lld output(s); a classifier needs >= 2", m->spec->name, (long long)width);
+    m->n_classes = (int32_t)m->layers[m->n_layers - 1].out;
+    if (m->n_classes < 2)
+        return bc__fail(BC_ERR_SHAPE, "%s: the network ends in %d output(s); a classifier needs >= 2", m->spec->name, (int)m->n_classes);
     return BC_OK;
 }
 
@@ -72,21 +156,23 @@ static void bc__init_params(bc_model *m) {
     for (int32_t i = 0; i < m->n_layers; i++) {
         bc__layer *l = &m->layers[i];
         bc_rng_key k = {.seed = m->seed, .purpose = BC_RNG_INIT, .layer = (uint32_t)i};
-        if (l->spec.kind == BC_LAYER_DENSE) {
-            /* PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias. */
-            float bound = 1.0f / sqrtf((float)l->in);
-            int64_t nw = l->in * l->out;
+        if (l->w >= 0 && l->spec.kind != BC_LAYER_BN) {
+            /* PyTorch's default for Linear and Conv2d: U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
+            float bound = 1.0f / sqrtf((float)l->wk);
+            int64_t nw = l->wrows * l->wk;
             for (int64_t j = 0; j < nw; j++) m->params[l->w + j] = (2.0f * bc_rng_uniform(k, (uint64_t)j) - 1.0f) * bound;
             if (l->b >= 0)
-                for (int64_t j = 0; j < l->out; j++)
+                for (int64_t j = 0; j < l->wrows; j++)
                     m->params[l->b + j] = (2.0f * bc_rng_uniform(k, (uint64_t)(nw + j)) - 1.0f) * bound;
-        } else if (l->spec.kind == BC_LAYER_BN) {
-            for (int64_t j = 0; j < l->out; j++) {
-                m->params[l->w + j] = 1.0f;
-                m->params[l->b + j] = 0.0f;
-                m->buffers[l->run_mean + j] = 0.0f;
-                m->buffers[l->run_var + j] = 1.0f;
-            }
+        }
+        int64_t g = l->spec.kind == BC_LAYER_BN ? l->w : l->g, beta = l->spec.kind == BC_LAYER_BN ? l->b : l->beta;
+        int64_t c = l->spec.kind == BC_LAYER_BN ? l->ishape.c : l->wrows;
+        if (g < 0) continue;
+        for (int64_t j = 0; j < c; j++) {
+            m->params[g + j] = 1.0f;
+            m->params[beta + j] = 0.0f;
+            m->buffers[l->run_mean + j] = 0.0f;
+            m->buffers[l->run_var + j] = 1.0f;
         }
     }
 }
@@ -109,7 +195,7 @@ bc_status bc_model_new(bc_ctx *ctx, const bc_netspec *spec, bc_shape in, uint64_
     m->seed = seed;
     m->n_layers = spec->n_layers;
     m->layers = calloc((size_t)m->n_layers, sizeof *m->layers);
-    m->tensors = calloc((size_t)m->n_layers * 4 + 1, sizeof *m->tensors);
+    m->tensors = calloc((size_t)m->n_layers * 6 + 1, sizeof *m->tensors);
     if (!m->layers || !m->tensors) { st = bc__fail(BC_ERR_NOMEM, "model layers"); goto fail; }
     if ((st = bc__layout(m))) goto fail;
     size_t pbytes = (size_t)(m->n_params ? m->n_params : 1) * sizeof(float);
@@ -121,13 +207,24 @@ bc_status bc_model_new(bc_ctx *ctx, const bc_netspec *spec, bc_shape in, uint64_
     if (!m->params || !m->grads || !m->opt_m || !m->opt_v || !m->buffers) { st = BC_ERR_NOMEM; goto fail; }
     for (int32_t i = 0; i < m->n_layers; i++) {
         bc__layer *l = &m->layers[i];
-        if (l->spec.kind == BC_LAYER_DENSE && l->spec.binary) {
-            if (!(l->wbin = bc__alloc((size_t)(l->in * l->out) * sizeof(float)))) { st = BC_ERR_NOMEM; goto fail; }
+        bc_layer_kind k = l->spec.kind;
+        if (l->wrows > 0 && l->spec.binary) {
+            if (!(l->wbin = bc__alloc((size_t)(l->wrows * l->wk) * sizeof(float)))) { st = BC_ERR_NOMEM; goto fail; }
+            if (l->pm1_in && (k == BC_LAYER_DENSE || k == BC_LAYER_CONV)) {
+                int64_t taps = k == BC_LAYER_CONV ? (int64_t)l->spec.size * l->spec.size : 1;
+                int64_t c = k == BC_LAYER_CONV ? l->ishape.c : l->wk;
+                l->wpack_words = taps * bc__b1_words(c);
+                l->wpack = bc__alloc((size_t)(l->wrows * l->wpack_words) * sizeof(uint64_t));
+                if (!l->wpack) { st = BC_ERR_NOMEM; goto fail; }
+                if (k == BC_LAYER_CONV && !(l->tapsum = bc__alloc((size_t)(l->wrows * taps) * sizeof(int32_t)))) { st = BC_ERR_NOMEM; goto fail; }
+            }
         }
-        if (l->spec.kind == BC_LAYER_BN) {
-            if (!(l->stat = bc__alloc((size_t)(2 * l->out) * sizeof(float)))) { st = BC_ERR_NOMEM; goto fail; }
-        }
+        if (k == BC_LAYER_CONV) l->chunk = bc__conv_chunk(l);
+        int64_t nstat = k == BC_LAYER_BN ? l->ishape.c : (l->g >= 0 ? l->wrows : 0);
+        if (nstat && !(l->stat = bc__alloc((size_t)(2 * nstat) * sizeof(float)))) { st = BC_ERR_NOMEM; goto fail; }
+        if (k == BC_LAYER_SHORTCUT) m->layers[l->src].has_reader = true;
     }
+    m->mac = BC__MAC_XNOR;
     bc__init_params(m);
     m->param_version = 1;
     *out = m;
@@ -141,6 +238,8 @@ void bc_model_free(bc_model *m) {
     if (!m) return;
     for (int32_t i = 0; m->layers && i < m->n_layers; i++) {
         free(m->layers[i].wbin);
+        free(m->layers[i].wpack);
+        free(m->layers[i].tapsum);
         free(m->layers[i].stat);
     }
     free(m->layers);
@@ -151,6 +250,10 @@ void bc_model_free(bc_model *m) {
     free(m->opt_v);
     free(m->buffers);
     free(m->ws);
+    free(m->scratch);
+    free(m->wslots);
+    free(m->pk);
+    free(m->red);
     bc_netspec_free(m->spec);
     free(m);
 }
@@ -176,15 +279,74 @@ void bc_model_set_params(bc_model *m, const float *in) {
     m->param_version++;
 }
 
-bc_status bc__model_reserve(bc_model *m, int64_t n) {
-    if (n <= m->ws_rows) return BC_OK;
-    /* Per layer: act (and aux where the layer keeps one); plus two gradient buffers. */
-    size_t per_row = 0;
+int bc__thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+int bc__thread_count(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* Floats of workspace one sample needs in layer l beyond its output. */
+static size_t bc__layer_extra(const bc__layer *l) {
+    bc_layer_kind k = l->spec.kind;
+    size_t e = 0;
+    if (k == BC_LAYER_BN || k == BC_LAYER_DROPOUT || k == BC_LAYER_SOFTMAX || l->g >= 0) e += (size_t)l->out; /* aux */
+    if (l->has_reader) e += (size_t)l->out;                                  /* gpend */
+    if (l->g >= 0) e += (size_t)(l->oshape.h * l->oshape.w) * (size_t)l->wk + (size_t)l->out; /* sub, dz */
+    return e;
+}
+
+/* Scratch outside the per-row workspace: per-thread im2col, packed inputs, reductions. */
+static bc_status bc__reserve_scratch(bc_model *m, int64_t n) {
+    int64_t per_thread = 1, pk_words = 1, red = 1, wmax = 1;
     for (int32_t i = 0; i < m->n_layers; i++) {
-        bc_layer_kind k = m->layers[i].spec.kind;
-        bool aux = k == BC_LAYER_BN || k == BC_LAYER_DROPOUT || k == BC_LAYER_SOFTMAX;
-        per_row += (size_t)m->layers[i].out * (aux ? 2 : 1);
+        const bc__layer *l = &m->layers[i];
+        if (l->spec.kind == BC_LAYER_CONV || l->spec.kind == BC_LAYER_DENSE) {
+            int64_t s = bc__conv_scratch(l);
+            if (s > per_thread) per_thread = s;
+            if (l->wpack) {
+                int64_t c = l->spec.kind == BC_LAYER_CONV ? l->ishape.c : l->wk;
+                int64_t px = l->spec.kind == BC_LAYER_CONV ? (int64_t)l->ishape.h * l->ishape.w : 1;
+                if (n * px * bc__b1_words(c) > pk_words) pk_words = n * px * bc__b1_words(c);
+            }
+            if (l->spec.kind == BC_LAYER_CONV && l->wrows * l->wk > wmax) wmax = l->wrows * l->wk;
+        }
+        int64_t rows = n * (int64_t)l->oshape.h * l->oshape.w;
+        if (l->spec.kind == BC_LAYER_BN) rows = n * (int64_t)l->ishape.h * l->ishape.w;
+        if (l->spec.kind == BC_LAYER_BN || l->g >= 0) {
+            int64_t r = bc__bn_red_size(rows, l->spec.kind == BC_LAYER_BN ? l->ishape.c : l->wrows);
+            if (r > red) red = r;
+        }
     }
+    int32_t threads = bc__thread_count();
+    free(m->scratch);
+    free(m->pk);
+    free(m->red);
+    free(m->wslots);
+    m->scratch = bc__alloc((size_t)per_thread * (size_t)threads * sizeof(float));
+    m->pk = bc__alloc((size_t)pk_words * sizeof(uint64_t));
+    m->red = bc__alloc((size_t)red * sizeof(double));
+    m->wslots = bc__alloc((size_t)wmax * BC__WSLOTS * sizeof(float));
+    m->scratch_per_thread = per_thread;
+    m->scratch_threads = threads;
+    if (!m->scratch || !m->pk || !m->red || !m->wslots) return BC_ERR_NOMEM;
+    return BC_OK;
+}
+
+bc_status bc__model_reserve(bc_model *m, int64_t n) {
+    if (n <= m->ws_rows && m->scratch_threads == bc__thread_count()) return BC_OK;
+    /* Per layer: output, plus aux / pending gradient / projection buffers; two gradients. */
+    size_t per_row = 0;
+    for (int32_t i = 0; i < m->n_layers; i++) per_row += (size_t)m->layers[i].out + bc__layer_extra(&m->layers[i]);
     per_row += 2 * (size_t)m->max_width;
     size_t floats, bytes;
     if (!bc__mul_size(per_row, (size_t)n, &floats) || !bc__mul_size(floats, sizeof(float), &bytes))
@@ -193,28 +355,44 @@ bc_status bc__model_reserve(bc_model *m, int64_t n) {
     if (!ws) return BC_ERR_NOMEM;
     free(m->ws);
     m->ws = ws;
-    m->ws_rows = n;
+    m->ws_rows = 0;
     float *p = ws;
     for (int32_t i = 0; i < m->n_layers; i++) {
         bc__layer *l = &m->layers[i];
         bc_layer_kind k = l->spec.kind;
         l->act = p;
         p += n * l->out;
-        l->aux = NULL;
-        if (k == BC_LAYER_BN || k == BC_LAYER_DROPOUT || k == BC_LAYER_SOFTMAX) {
+        l->aux = l->gpend = l->sub = l->dz = NULL;
+        if (k == BC_LAYER_BN || k == BC_LAYER_DROPOUT || k == BC_LAYER_SOFTMAX || l->g >= 0) {
             l->aux = p;
+            p += n * l->out;
+        }
+        if (l->has_reader) {
+            l->gpend = p;
+            p += n * l->out;
+        }
+        if (l->g >= 0) {
+            l->sub = p;
+            p += n * (int64_t)l->oshape.h * l->oshape.w * l->wk;
+            l->dz = p;
             p += n * l->out;
         }
     }
     m->dbuf[0] = p;
     m->dbuf[1] = p + n * m->max_width;
+    bc_status st = bc__reserve_scratch(m, n);
+    if (st) return st;
+    m->ws_rows = n;
     return BC_OK;
 }
 
 static bc__exec bc__exec_of(bc_model *m, int64_t n, bc__mode mode, const int32_t *y) {
     return (bc__exec){.mode = mode, .n = n, .params = m->params, .grads = m->grads,
                       .buffers = m->buffers, .seed = m->seed, .step = m->step, .labels = y,
-                      .param_version = m->param_version};
+                      .param_version = m->param_version, .mac = m->mac,
+                      .bin = bc__bin_kernels_for(m->ctx->cpu), .scratch = m->scratch,
+                      .scratch_per_thread = m->scratch_per_thread, .wslots = m->wslots,
+                      .pk = m->pk, .red = m->red, .model = m};
 }
 
 const float *bc__model_forward(bc_model *m, const float *x, int64_t n, bc__mode mode) {
@@ -234,6 +412,8 @@ double bc__model_backward(bc_model *m, const float *x, const int32_t *y, int64_t
     double loss = 0;
     for (int64_t r = 0; r < n; r++) loss -= log((double)fmaxf(last->aux[r * last->out + y[r]], 1e-30f));
     loss /= (double)n;
+    for (int32_t i = 0; i < m->n_layers; i++)
+        if (m->layers[i].gpend) memset(m->layers[i].gpend, 0, (size_t)(n * m->layers[i].out) * sizeof(float));
     float *dy = NULL;
     int cur = 0;
     for (int32_t i = m->n_layers - 1; i >= 0; i--) {
@@ -241,6 +421,13 @@ double bc__model_backward(bc_model *m, const float *x, const int32_t *y, int64_t
         const float *in = i > 0 ? m->layers[i - 1].act : x;
         float *dx = i > 0 ? m->dbuf[cur] : input_grad;
         bc__ops[l->spec.kind].backward(l, in, dy, dx, &e);
+        /* The input's gradient also collects what shortcuts further on sent to it. */
+        const float *pend = i > 0 ? m->layers[i - 1].gpend : NULL;
+        if (pend && dx) {
+            int64_t total = n * m->layers[i - 1].out;
+            #pragma omp parallel for schedule(static) if (total > 16384)
+            for (int64_t j = 0; j < total; j++) dx[j] += pend[j];
+        }
         dy = dx;
         cur ^= 1;
     }

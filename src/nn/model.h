@@ -3,6 +3,7 @@
 #define BC_NN_MODEL_H
 #include "bc_internal.h"
 #include "nn/netspec.h"
+#include "kernels/xnor.h"
 
 /* A named tensor: a slice of either the trainable block (params/grads/optimizer state share
  * offsets) or the buffer block (running statistics, not trained). */
@@ -17,17 +18,40 @@ typedef struct {
     bool decay;      /* weight decay applies */
 } bc__tensor;
 
+/* How binary layers compute their ±1 x ±1 multiply-accumulates. Both give the same integers. */
+typedef enum {
+    BC__MAC_FLOAT = 0, /* float GEMM on ±1 values */
+    BC__MAC_XNOR = 1,  /* bit-packed XNOR-popcount, when the layer's input is known to be ±1 */
+} bc__mac_kind;
+
 typedef struct bc__layer {
     bc_layer_spec spec;
     int32_t index;
+    bc_shape ishape, oshape; /* per-sample (c, h, w); activations are stored (h, w, c) */
     int64_t in, out;   /* features per sample */
-    int64_t w, b;      /* dense: weight (out, in) and bias (out); bn: gamma, beta (offsets, -1 = none) */
-    int64_t run_mean, run_var; /* bn: offsets in the buffer block */
+    int64_t w, b;      /* dense, conv, shortcut projection: weight and bias; bn: gamma, beta
+                        * (offsets into the parameter block, -1 = none) */
+    int64_t g, beta;   /* shortcut projection's batch norm: gamma, beta (-1 = no projection) */
+    int64_t run_mean, run_var; /* bn, projection bn: offsets in the buffer block */
+    int64_t wrows, wk; /* dense, conv, projection: weight rows (units, filters, channels) and
+                        * row length (in, size*size*c_in, c_src) */
+    int32_t src;       /* shortcut: index of the layer whose output is added */
+    bool pm1_in;       /* the input is known to be ±1 (after sign, through pools/flatten) */
+    bool has_reader;   /* a shortcut further on reads this layer's output */
+    int64_t chunk;     /* conv: samples per im2col chunk */
     float *act;        /* (batch, out) output of this layer */
-    float *aux;        /* (batch, out) bn: x_hat; dropout: mask scale; softmax: probabilities */
-    float *wbin;       /* binary dense: (out, in) sign of the latent weights */
-    uint64_t wbin_version; /* param_version wbin was made from (0: never) */
-    float *stat;       /* bn: (2, out) batch mean and inverse std; in eval, scale and shift */
+    float *aux;        /* (batch, out) bn: x_hat; dropout: mask scale; softmax: probabilities;
+                        * shortcut projection: x_hat of its batch norm */
+    float *sub, *dz;   /* shortcut projection: (batch, pixels, c_src) strided input taps;
+                        * (batch, out) gradient before its batch norm */
+    float *gpend;      /* (batch, out) gradient waiting for this layer's output from a
+                        * shortcut further on (NULL when no shortcut reads this layer) */
+    float *wbin;       /* binary weights: (out, wk) sign of the latent weights */
+    uint64_t *wpack;   /* binary weights packed for XNOR: (out, wpack_words) */
+    int64_t wpack_words;
+    int32_t *tapsum;   /* binary conv: (out, size*size) sum of the signs of each tap's weights */
+    uint64_t wbin_version; /* param_version wbin/wpack were made from (0: never) */
+    float *stat;       /* bn: (2, c) batch mean and inverse std; in eval, scale and shift */
 } bc__layer;
 
 typedef enum { BC__MODE_EVAL = 0, BC__MODE_TRAIN = 1 } bc__mode;
@@ -40,7 +64,23 @@ typedef struct {
     uint64_t seed, step;
     const int32_t *labels; /* (n) class labels, for the loss layer */
     uint64_t param_version; /* changes whenever the parameters may have changed */
+    bc__mac_kind mac;       /* binary layers' MAC path */
+    const bc__bin_kernels *bin; /* packed kernels for this CPU */
+    uint64_t *pk;           /* packed input of a binary layer: (n * pixels, words) */
+    double *red;            /* batch-norm partial sums */
+    float *scratch;         /* per-thread scratch: threads * scratch_per_thread floats */
+    int64_t scratch_per_thread;
+    float *wslots;          /* weight-gradient partial sums: BC__WSLOTS * max weight count */
+    const struct bc_model *model;
 } bc__exec;
+
+/* Fixed number of partial weight-gradient sums a batch is split into: the reduction order is
+ * a function of the data, not of the thread count. */
+#define BC__WSLOTS 8
+
+/* Thread index inside a parallel region and the thread count (1 without OpenMP). */
+int bc__thread_id(void);
+int bc__thread_count(void);
 
 typedef struct {
     const char *name;
@@ -52,6 +92,46 @@ typedef struct {
 } bc__op_desc;
 
 extern const bc__op_desc bc__ops[BC_LAYER_COUNT];
+
+/* Op functions defined outside layers.c. */
+void bc__conv_forward(bc__layer *l, const float *x, const bc__exec *e);
+void bc__conv_backward(bc__layer *l, const float *x, const float *dy, float *dx, const bc__exec *e);
+/* Batch norm on rows of f features (a conv output is n*h*w rows of c channels). Training:
+ * batch statistics into stat (mean, inverse std), x_hat kept, running stats updated. Sums are
+ * taken over fixed blocks of rows and reduced in order (any thread count, same bits). */
+void bc__bn_train_rows(const float *x, int64_t n, int64_t f, const float *gamma, const float *beta,
+                       float *rmean, float *rvar, float momentum, float eps, float *xhat,
+                       float *y, float *stat, double *red);
+/* Evaluation: stat gets (scale, shift); y = x * scale + shift (bc__bn_apply). */
+void bc__bn_eval_rows(const float *x, int64_t n, int64_t f, const float *gamma, const float *beta,
+                      const float *rmean, const float *rvar, float eps, float *y, float *stat);
+/* Backward: dgamma, dbeta written; dx (may be NULL) written. */
+void bc__bn_backward_rows(const float *dy, const float *xhat, int64_t n, int64_t f,
+                          const float *gamma, const float *istd, float *dgamma, float *dbeta,
+                          float *dx, double *red);
+/* Doubles of partial sums bc__bn_*_rows need for n rows of f features. */
+int64_t bc__bn_red_size(int64_t n, int64_t f);
+/* The one expression evaluation-mode batch norm computes, shared with the packed engine's
+ * threshold search so both agree to the last bit. */
+static inline float bc__bn_apply(float x, float scale, float shift) {
+    return x * scale + shift; /* never fused: the build uses -ffp-contract=off */
+}
+void bc__bn_forward(bc__layer *l, const float *x, const bc__exec *e);
+void bc__bn_backward(bc__layer *l, const float *x, const float *dy, float *dx, const bc__exec *e);
+void bc__maxpool_forward(bc__layer *l, const float *x, const bc__exec *e);
+void bc__maxpool_backward(bc__layer *l, const float *x, const float *dy, float *dx, const bc__exec *e);
+void bc__avgpool_forward(bc__layer *l, const float *x, const bc__exec *e);
+void bc__avgpool_backward(bc__layer *l, const float *x, const float *dy, float *dx, const bc__exec *e);
+void bc__flatten_forward(bc__layer *l, const float *x, const bc__exec *e);
+void bc__flatten_backward(bc__layer *l, const float *x, const float *dy, float *dx, const bc__exec *e);
+void bc__shortcut_forward(bc__layer *l, const float *x, const bc__exec *e);
+void bc__shortcut_backward(bc__layer *l, const float *x, const float *dy, float *dx, const bc__exec *e);
+/* Refreshes wbin (and, for layers that may use XNOR, wpack/tapsum) when the parameters changed. */
+void bc__binarize_weights(bc__layer *l, const bc__exec *e);
+/* Scratch floats per thread a layer needs (conv im2col chunks). */
+int64_t bc__conv_scratch(const bc__layer *l);
+/* Samples per im2col chunk of a conv layer (a function of its geometry only). */
+int64_t bc__conv_chunk(const bc__layer *l);
 
 struct bc_model {
     bc_ctx *ctx;
@@ -74,6 +154,14 @@ struct bc_model {
     float *ws;                             /* one block: activations, aux, gradients */
     float *dbuf[2];                        /* (ws_rows, max width) ping-pong gradients */
     int64_t max_width;
+    bc__mac_kind mac;                      /* binary layers' MAC path (XNOR by default) */
+    float *scratch;                        /* see bc__exec */
+    int64_t scratch_per_thread;
+    int32_t scratch_threads;
+    float *wslots;
+    int64_t max_wcount;
+    uint64_t *pk;
+    double *red;
 };
 
 /* Grows the workspace to hold n rows (no-op when it does). */

@@ -29,7 +29,9 @@ typedef struct {
 static const char *const bc__layer_names[BC_LAYER_COUNT] = {
     [BC_LAYER_DENSE] = "dense",   [BC_LAYER_BN] = "bn",           [BC_LAYER_SIGN] = "sign",
     [BC_LAYER_RELU] = "relu",     [BC_LAYER_HARDTANH] = "hardtanh", [BC_LAYER_DROPOUT] = "dropout",
-    [BC_LAYER_SOFTMAX] = "softmax",
+    [BC_LAYER_SOFTMAX] = "softmax", [BC_LAYER_CONV] = "conv",     [BC_LAYER_MAXPOOL] = "maxpool",
+    [BC_LAYER_AVGPOOL] = "avgpool", [BC_LAYER_GAP] = "gap",       [BC_LAYER_FLATTEN] = "flatten",
+    [BC_LAYER_SHORTCUT] = "shortcut",
 };
 
 const char *bc_layer_kind_name(bc_layer_kind k) {
@@ -46,6 +48,10 @@ bc_train_spec bc_train_spec_default(void) {
 static bc_layer_spec bc__layer_default(bc_layer_kind k, int32_t line) {
     bc_layer_spec l = {.kind = k, .line = line, .momentum = 0.1f, .eps = 1e-5f, .rate = 0.5f};
     l.bias = true;
+    bool pool = k == BC_LAYER_MAXPOOL || k == BC_LAYER_AVGPOOL;
+    l.size = pool ? 2 : 3;
+    l.stride = pool ? 0 : 1; /* pools: 0 = the window size */
+    l.pad = k == BC_LAYER_CONV ? -1 : 0;
     return l;
 }
 
@@ -126,6 +132,12 @@ static int bc__net_key(bc__parse *p, const char *k, const char *v) {
         if (!bc__int(v, 1, 100000, &t->step_epochs)) return BAD("%s:%d: step_epochs '%s': expected an integer >= 1", o, ln, v);
     } else if (!strcmp(k, "step_gamma")) {
         if (!bc__float(v, 1e-6, 1.0, &t->step_gamma)) return BAD("%s:%d: step_gamma '%s': expected a number in (0, 1]", o, ln, v);
+    } else if (!strcmp(k, "crop_pad")) {
+        if (!bc__int(v, 0, 64, &t->crop_pad)) return BAD("%s:%d: crop_pad '%s': expected an integer in [0, 64]", o, ln, v);
+    } else if (!strcmp(k, "flip")) {
+        if (!bc__bool(v, &t->flip)) return BAD("%s:%d: flip '%s': expected 0 or 1", o, ln, v);
+    } else if (!strcmp(k, "binary_ends")) {
+        if (!bc__bool(v, &t->binary_ends)) return BAD("%s:%d: binary_ends '%s': expected 0 or 1", o, ln, v);
     } else {
         return BAD("%s:%d: unknown key '%s' in [net]", o, ln, k);
     }
@@ -153,14 +165,27 @@ static int bc__layer_key(bc__parse *p, const char *k, const char *v) {
     const char *o = p->origin, *sec = bc_layer_kind_name(l->kind);
     int32_t ln = p->line;
     bool is_dense = l->kind == BC_LAYER_DENSE, is_bn = l->kind == BC_LAYER_BN;
-    if (!strcmp(k, "group") && (is_dense || is_bn)) {
+    bool is_conv = l->kind == BC_LAYER_CONV, is_short = l->kind == BC_LAYER_SHORTCUT;
+    bool is_pool = l->kind == BC_LAYER_MAXPOOL || l->kind == BC_LAYER_AVGPOOL;
+    bool weighted = is_dense || is_conv || is_short;
+    if (!strcmp(k, "group") && (weighted || is_bn)) {
         if (!bc__name(v, l->group)) return BAD("%s:%d: group '%s': use 1-31 letters, digits, '_', '-', '.'", o, ln, v);
     } else if (is_dense && !strcmp(k, "units")) {
         if (!bc__int(v, 1, 1 << 20, &l->units)) return BAD("%s:%d: units '%s': expected an integer in [1, 1048576]", o, ln, v);
-    } else if (is_dense && !strcmp(k, "binary")) {
+    } else if (is_conv && !strcmp(k, "filters")) {
+        if (!bc__int(v, 1, 1 << 16, &l->units)) return BAD("%s:%d: filters '%s': expected an integer in [1, 65536]", o, ln, v);
+    } else if ((is_conv || is_pool) && !strcmp(k, "size")) {
+        if (!bc__int(v, 1, 64, &l->size)) return BAD("%s:%d: size '%s': expected an integer in [1, 64]", o, ln, v);
+    } else if ((is_conv || is_pool) && !strcmp(k, "stride")) {
+        if (!bc__int(v, 1, 64, &l->stride)) return BAD("%s:%d: stride '%s': expected an integer in [1, 64]", o, ln, v);
+    } else if (is_conv && !strcmp(k, "pad")) {
+        if (!bc__int(v, 0, 32, &l->pad)) return BAD("%s:%d: pad '%s': expected an integer in [0, 32]", o, ln, v);
+    } else if (is_short && !strcmp(k, "from")) {
+        if (!bc__int(v, -BC__MAX_LAYERS, -1, &l->from)) return BAD("%s:%d: from '%s': expected a negative layer offset such as -3", o, ln, v);
+    } else if (weighted && !strcmp(k, "binary")) {
         if (!bc__bool(v, &l->binary)) return BAD("%s:%d: binary '%s': expected 0 or 1", o, ln, v);
         if (!l->bias_set) l->bias = !l->binary;
-    } else if (is_dense && !strcmp(k, "bias")) {
+    } else if ((is_dense || is_conv) && !strcmp(k, "bias")) {
         if (!bc__bool(v, &l->bias)) return BAD("%s:%d: bias '%s': expected 0 or 1", o, ln, v);
         l->bias_set = true;
     } else if (is_bn && !strcmp(k, "momentum")) {
@@ -231,7 +256,7 @@ static void bc__section(bc__parse *p, const char *line) {
         p->sec = SEC_LAYER;
         return;
     }
-    p->st = bc__fail(BC_ERR_FORMAT, "%s:%d: unknown section [%s] (layers: dense, bn, sign, relu, hardtanh, dropout, softmax; also [net], [group])", p->origin, p->line, name);
+    p->st = bc__fail(BC_ERR_FORMAT, "%s:%d: unknown section [%s] (layers: dense, conv, bn, sign, relu, hardtanh, maxpool, avgpool, gap, flatten, shortcut, dropout, softmax; also [net], [group])", p->origin, p->line, name);
 }
 
 /* inih line reader: hands out one line at a time, left-trimmed (so indentation is harmless
@@ -271,6 +296,12 @@ static bc_status bc__validate(bc__parse *p) {
         const bc_layer_spec *l = &s->layers[i];
         if (l->kind == BC_LAYER_DENSE && l->units == 0)
             return bc__fail(BC_ERR_FORMAT, "%s:%d: [dense] needs units", o, l->line);
+        if (l->kind == BC_LAYER_CONV && l->units == 0)
+            return bc__fail(BC_ERR_FORMAT, "%s:%d: [conv] needs filters", o, l->line);
+        if (l->kind == BC_LAYER_SHORTCUT && l->from == 0)
+            return bc__fail(BC_ERR_FORMAT, "%s:%d: [shortcut] needs from (a negative layer offset)", o, l->line);
+        if (l->kind == BC_LAYER_SHORTCUT && i + l->from < 0)
+            return bc__fail(BC_ERR_FORMAT, "%s:%d: [shortcut] from = %d reaches before the first layer", o, l->line, (int)l->from);
         if (l->kind == BC_LAYER_SOFTMAX && i != s->n_layers - 1)
             return bc__fail(BC_ERR_FORMAT, "%s:%d: [softmax] must be the last layer", o, l->line);
         if (l->group[0]) {

@@ -1,0 +1,63 @@
+/* im2col / col2im on channels-last activations: each tap copies a run of c contiguous values. */
+#include "kernels/im2col.h"
+
+#include <string.h>
+
+void bc__im2col(float *restrict col, const float *restrict x, int64_t n, const bc__conv_geom *g) {
+    const int64_t c = g->c, row = (int64_t)g->k * g->k * c;
+    for (int64_t s = 0; s < n; s++) {
+        const float *xs = x + s * (int64_t)g->h * g->w * c;
+        for (int32_t oy = 0; oy < g->oh; oy++)
+            for (int32_t ox = 0; ox < g->ow; ox++) {
+                float *dst = col + ((s * g->oh + oy) * g->ow + ox) * row;
+                for (int32_t ky = 0; ky < g->k; ky++) {
+                    int32_t iy = oy * g->stride - g->pad + ky;
+                    for (int32_t kx = 0; kx < g->k; kx++, dst += c) {
+                        int32_t ix = ox * g->stride - g->pad + kx;
+                        if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) memset(dst, 0, (size_t)c * sizeof *dst);
+                        else memcpy(dst, xs + ((int64_t)iy * g->w + ix) * c, (size_t)c * sizeof *dst);
+                    }
+                }
+            }
+    }
+}
+
+void bc__col2im_add(float *restrict dx, const float *restrict col, int64_t n, const bc__conv_geom *g) {
+    const int64_t c = g->c, row = (int64_t)g->k * g->k * c;
+    for (int64_t s = 0; s < n; s++) {
+        float *xs = dx + s * (int64_t)g->h * g->w * c;
+        for (int32_t oy = 0; oy < g->oh; oy++)
+            for (int32_t ox = 0; ox < g->ow; ox++) {
+                const float *src = col + ((s * g->oh + oy) * g->ow + ox) * row;
+                for (int32_t ky = 0; ky < g->k; ky++) {
+                    int32_t iy = oy * g->stride - g->pad + ky;
+                    for (int32_t kx = 0; kx < g->k; kx++, src += c) {
+                        int32_t ix = ox * g->stride - g->pad + kx;
+                        if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
+                        float *d = xs + ((int64_t)iy * g->w + ix) * c;
+                        for (int64_t j = 0; j < c; j++) d[j] += src[j];
+                    }
+                }
+            }
+    }
+}
+
+void bc__im2col_bits(uint64_t *restrict col, const uint64_t *restrict x, int64_t n, int64_t cw,
+                     const bc__conv_geom *g) {
+    const int64_t row = (int64_t)g->k * g->k * cw;
+    for (int64_t s = 0; s < n; s++) {
+        const uint64_t *xs = x + s * (int64_t)g->h * g->w * cw;
+        for (int32_t oy = 0; oy < g->oh; oy++)
+            for (int32_t ox = 0; ox < g->ow; ox++) {
+                uint64_t *dst = col + ((s * g->oh + oy) * g->ow + ox) * row;
+                for (int32_t ky = 0; ky < g->k; ky++) {
+                    int32_t iy = oy * g->stride - g->pad + ky;
+                    for (int32_t kx = 0; kx < g->k; kx++, dst += cw) {
+                        int32_t ix = ox * g->stride - g->pad + kx;
+                        if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) memset(dst, 0, (size_t)cw * sizeof *dst);
+                        else memcpy(dst, xs + ((int64_t)iy * g->w + ix) * cw, (size_t)cw * sizeof *dst);
+                    }
+                }
+            }
+    }
+}

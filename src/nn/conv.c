@@ -1,0 +1,202 @@
+/* Dense and 2-D convolution layers, float or binary, forward and backward.
+ * A dense layer is a 1x1 convolution on a 1x1 image, so both share this file. Two ways:
+ *  - direct (dense, 1x1 stride-1 conv): one GEMM over the whole batch;
+ *  - im2col: the batch is cut into fixed chunks of samples; each chunk is unrolled into a
+ *    thread's scratch and multiplied there. Weight gradients are summed per group of chunks
+ *    into BC__WSLOTS partial buffers, then added in group order (thread-count independent).
+ * Binary layers (sign of latent weights) whose input is known to be ±1 multiply with the
+ * XNOR-popcount kernels when e->mac says so: the integers are exactly what a float GEMM on ±1
+ * values gives. Padding is zero in both paths: a packed padded tap reads as -1, and the sum of
+ * that tap's weight signs is added back (tapsum). */
+#include "nn/model.h"
+#include "kernels/gemm.h"
+#include "kernels/im2col.h"
+
+#include <math.h>
+#include <string.h>
+
+#define BC__CONV_ROWS 4096          /* target output pixels per chunk */
+#define BC__CONV_COL_FLOATS (1 << 21) /* cap on a chunk's im2col buffer (8 MiB) */
+#define BC__XNOR_ROWS 64            /* rows of a per XNOR task in the direct path */
+
+static bc__conv_geom bc__geom(const bc__layer *l) {
+    if (l->spec.kind != BC_LAYER_CONV)
+        return (bc__conv_geom){.h = 1, .w = 1, .c = (int32_t)l->in, .k = 1, .stride = 1, .pad = 0, .oh = 1, .ow = 1};
+    return (bc__conv_geom){.h = l->ishape.h, .w = l->ishape.w, .c = l->ishape.c, .k = l->spec.size,
+                           .stride = l->spec.stride, .pad = l->spec.pad, .oh = l->oshape.h, .ow = l->oshape.w};
+}
+
+static bool bc__direct(const bc__conv_geom *g) { return g->k == 1 && g->stride == 1 && g->pad == 0; }
+
+int64_t bc__conv_chunk(const bc__layer *l) {
+    bc__conv_geom g = bc__geom(l);
+    int64_t p = (int64_t)g.oh * g.ow, k = l->wk;
+    int64_t c = (BC__CONV_ROWS + p - 1) / p, cap = BC__CONV_COL_FLOATS / (p * k);
+    if (c > cap) c = cap;
+    return c < 1 ? 1 : c;
+}
+
+int64_t bc__conv_scratch(const bc__layer *l) {
+    bc__conv_geom g = bc__geom(l);
+    int64_t p = (int64_t)g.oh * g.ow, taps = (int64_t)g.k * g.k;
+    if (bc__direct(&g)) return l->pm1_in && l->spec.binary ? BC__XNOR_ROWS * l->wrows : 0;
+    int64_t rows = l->chunk * p;
+    int64_t fl = rows * l->wk;                                          /* float im2col */
+    int64_t pk = rows * taps * bc__b1_words(g.c) * 2 + rows * l->wrows;   /* bits + int32 dots */
+    return fl > pk ? fl : pk;
+}
+
+void bc__binarize_weights(bc__layer *l, const bc__exec *e) {
+    if (!l->spec.binary || l->wbin_version == e->param_version) return;
+    l->wbin_version = e->param_version;
+    const float *w = e->params + l->w;
+    const int64_t nw = l->wrows * l->wk;
+    #pragma omp parallel for schedule(static) if (nw > 16384)
+    for (int64_t i = 0; i < nw; i++) l->wbin[i] = w[i] >= 0.0f ? 1.0f : -1.0f; /* sign(0) = +1 */
+    if (!l->wpack) return;
+    bc__conv_geom g = bc__geom(l);
+    const int64_t taps = (int64_t)g.k * g.k, cw = bc__b1_words(g.c);
+    for (int64_t o = 0; o < l->wrows; o++) {
+        const float *wr = l->wbin + o * l->wk;
+        e->bin->pack_signs(l->wpack + o * l->wpack_words, cw, wr, g.c, taps, g.c);
+        if (l->tapsum)
+            for (int64_t t = 0; t < taps; t++) {
+                int32_t s = 0;
+                for (int64_t j = 0; j < g.c; j++) s += wr[t * g.c + j] > 0.0f ? 1 : -1;
+                l->tapsum[o * taps + t] = s;
+            }
+    }
+}
+
+static void bc__add_bias(float *y, int64_t rows, int64_t out, const float *b) {
+    #pragma omp parallel for schedule(static) if (rows * out > 16384)
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < out; j++) y[r * out + j] += b[j];
+}
+
+/* XNOR dots of `rows` packed column rows into y (float), with both corrections applied. */
+static void bc__xnor_rows(const bc__layer *l, const bc__exec *e, const bc__conv_geom *g, const uint64_t *col,
+                          int64_t rows, int64_t first_row, int32_t *dots, float *y) {
+    const int64_t taps = (int64_t)g->k * g->k, cw = bc__b1_words(g->c), ww = taps * cw;
+    const int64_t kbits = ww * 64, pad_bits = kbits - l->wk, p = (int64_t)g->oh * g->ow;
+    e->bin->xnor_gemm(dots, l->wrows, col, ww, l->wpack, l->wpack_words, rows, l->wrows, kbits);
+    for (int64_t r = 0; r < rows; r++) {
+        const int32_t *d = dots + r * l->wrows;
+        float *yr = y + r * l->wrows;
+        /* Channel padding bits match (0 XOR 0) and count +1 each: take them out. */
+        for (int64_t j = 0; j < l->wrows; j++) yr[j] = (float)(d[j] - pad_bits);
+        if (!l->tapsum) continue;
+        int64_t pix = (first_row + r) % p;
+        int32_t oy = (int32_t)(pix / g->ow), ox = (int32_t)(pix % g->ow);
+        if (!bc__conv_border(g, oy, ox)) continue;
+        for (int32_t ky = 0; ky < g->k; ky++)
+            for (int32_t kx = 0; kx < g->k; kx++) {
+                int32_t iy = oy * g->stride - g->pad + ky, ix = ox * g->stride - g->pad + kx;
+                if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w) continue;
+                /* A padded tap read as -1 added -tapsum; zero padding adds nothing. */
+                const int32_t *ts = l->tapsum + ky * g->k + kx;
+                for (int64_t j = 0; j < l->wrows; j++) yr[j] += (float)ts[j * taps];
+            }
+    }
+}
+
+void bc__conv_forward(bc__layer *l, const float *x, const bc__exec *e) {
+    const bc__conv_geom g = bc__geom(l);
+    const int64_t n = e->n, p = (int64_t)g.oh * g.ow, out = l->wrows, K = l->wk;
+    bc__binarize_weights(l, e);
+    const bool xnor = l->spec.binary && l->pm1_in && e->mac == BC__MAC_XNOR;
+    const float *w = l->spec.binary ? l->wbin : e->params + l->w;
+    if (xnor) {
+        const int64_t pixels = n * (int64_t)g.h * g.w, cw = bc__b1_words(g.c);
+        #pragma omp parallel for schedule(static)
+        for (int64_t b = 0; b < (pixels + 255) / 256; b++) {
+            int64_t r0 = b * 256, nr = pixels - r0 < 256 ? pixels - r0 : 256;
+            e->bin->pack_signs(e->pk + r0 * cw, cw, x + r0 * g.c, g.c, nr, g.c);
+        }
+    }
+    if (bc__direct(&g)) {
+        if (!xnor) {
+            bc__sgemm(false, true, n * p, out, K, 1.0f, x, K, w, K, 0.0f, l->act, out);
+        } else {
+            const int64_t cw = bc__b1_words(g.c), rows = n * p, blocks = (rows + BC__XNOR_ROWS - 1) / BC__XNOR_ROWS;
+            #pragma omp parallel for schedule(static)
+            for (int64_t b = 0; b < blocks; b++) {
+                int64_t r0 = b * BC__XNOR_ROWS, nr = rows - r0 < BC__XNOR_ROWS ? rows - r0 : BC__XNOR_ROWS;
+                int32_t *dots = (int32_t *)(e->scratch + bc__thread_id() * e->scratch_per_thread);
+                bc__xnor_rows(l, e, &g, e->pk + r0 * cw, nr, r0, dots, l->act + r0 * out);
+            }
+        }
+    } else {
+        const int64_t chunks = (n + l->chunk - 1) / l->chunk;
+        #pragma omp parallel for schedule(static)
+        for (int64_t ch = 0; ch < chunks; ch++) {
+            int64_t s0 = ch * l->chunk, ns = n - s0 < l->chunk ? n - s0 : l->chunk, rows = ns * p;
+            float *scr = e->scratch + bc__thread_id() * e->scratch_per_thread;
+            float *y = l->act + s0 * p * out;
+            if (xnor) {
+                const int64_t cw = bc__b1_words(g.c), ww = (int64_t)g.k * g.k * cw;
+                uint64_t *col = (uint64_t *)scr;
+                int32_t *dots = (int32_t *)(col + rows * ww);
+                bc__im2col_bits(col, e->pk + s0 * (int64_t)g.h * g.w * cw, ns, cw, &g);
+                bc__xnor_rows(l, e, &g, col, rows, 0, dots, y);
+            } else {
+                bc__im2col(scr, x + s0 * l->in, ns, &g);
+                bc__sgemm_serial(false, true, rows, out, K, 1.0f, scr, K, w, K, 0.0f, y, out);
+            }
+        }
+    }
+    if (l->b >= 0) bc__add_bias(l->act, n * p, out, e->params + l->b);
+}
+
+void bc__conv_backward(bc__layer *l, const float *x, const float *dy, float *dx, const bc__exec *e) {
+    const bc__conv_geom g = bc__geom(l);
+    const int64_t n = e->n, p = (int64_t)g.oh * g.ow, out = l->wrows, K = l->wk, nw = out * K;
+    float *dw = e->grads + l->w;
+    const float *w = l->spec.binary ? l->wbin : e->params + l->w;
+    if (bc__direct(&g)) {
+        bc__sgemm(true, false, out, K, n * p, 1.0f, dy, out, x, K, 0.0f, dw, K);
+        if (dx) bc__sgemm(false, false, n * p, K, out, 1.0f, dy, out, w, K, 0.0f, dx, K);
+    } else {
+        const int64_t chunks = (n + l->chunk - 1) / l->chunk;
+        const int64_t groups = chunks < BC__WSLOTS ? chunks : BC__WSLOTS;
+        #pragma omp parallel for schedule(static)
+        for (int64_t gi = 0; gi < groups; gi++) {
+            float *slot = e->wslots + gi * nw;
+            float *col = e->scratch + bc__thread_id() * e->scratch_per_thread;
+            for (int64_t ch = gi * chunks / groups; ch < (gi + 1) * chunks / groups; ch++) {
+                int64_t s0 = ch * l->chunk, ns = n - s0 < l->chunk ? n - s0 : l->chunk, rows = ns * p;
+                const float *dyc = dy + s0 * p * out;
+                bc__im2col(col, x + s0 * l->in, ns, &g);
+                bc__sgemm_serial(true, false, out, K, rows, 1.0f, dyc, out, col, K,
+                                 ch == gi * chunks / groups ? 0.0f : 1.0f, slot, K);
+                if (!dx) continue;
+                bc__sgemm_serial(false, false, rows, K, out, 1.0f, dyc, out, w, K, 0.0f, col, K);
+                memset(dx + s0 * l->in, 0, (size_t)(ns * l->in) * sizeof *dx);
+                bc__col2im_add(dx + s0 * l->in, col, ns, &g);
+            }
+        }
+        #pragma omp parallel for schedule(static) if (nw > 16384)
+        for (int64_t i = 0; i < nw; i++) {
+            float s = 0.0f;
+            for (int64_t gi = 0; gi < groups; gi++) s += e->wslots[gi * nw + i];
+            dw[i] = s;
+        }
+    }
+    if (l->spec.binary) {
+        /* Straight-through estimator of sign(): pass the gradient where |w| <= 1. */
+        const float *lw = e->params + l->w;
+        #pragma omp parallel for schedule(static) if (nw > 16384)
+        for (int64_t i = 0; i < nw; i++)
+            if (fabsf(lw[i]) > 1.0f) dw[i] = 0.0f;
+    }
+    if (l->b >= 0) {
+        float *db = e->grads + l->b;
+        const int64_t rows = n * p;
+        #pragma omp parallel for schedule(static) if (rows * out > 16384)
+        for (int64_t j = 0; j < out; j++) {
+            float s = 0.0f;
+            for (int64_t r = 0; r < rows; r++) s += dy[r * out + j];
+            db[j] = s;
+        }
+    }
+}
