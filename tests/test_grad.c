@@ -41,17 +41,18 @@ static bool close_enough(double a, double num, double rtol, double atol) {
 
 /* Checks the analytic gradient of every parameter and every input element against central
  * differences. Also requires every trainable tensor's analytic gradient to be non-zero. */
-static void grad_check(const char *what, const char *ini, int64_t n, float xscale, uint64_t step) {
+static void grad_check_in(const char *what, const char *ini, bc_shape in, int64_t n, float xscale, uint64_t step) {
     const double eps = 2e-3, rtol = 1e-2, atol = 1e-3;
-    bc_model *m = make_model(ini, k_in, 7);
+    const int64_t NF_ = (int64_t)in.c * in.h * in.w;
+    bc_model *m = make_model(ini, in, 7);
     if (!m) return;
     const int64_t np = bc_model_param_count(m);
-    float *x = malloc((size_t)(n * NF) * sizeof *x);
+    float *x = malloc((size_t)(n * NF_) * sizeof *x);
     int32_t *y = malloc((size_t)n * sizeof *y);
     float *grad = malloc((size_t)(np + 1) * sizeof *grad);
     float *p = malloc((size_t)(np + 1) * sizeof *p);
-    float *ig = malloc((size_t)(n * NF) * sizeof *ig);
-    make_batch(x, y, n, NF, xscale, 1);
+    float *ig = malloc((size_t)(n * NF_) * sizeof *ig);
+    make_batch(x, y, n, NF_, xscale, 1);
 
     float loss = NAN;
     bc_status st = bc_model_loss_grad(m, x, y, n, step, &loss, grad, ig);
@@ -69,7 +70,7 @@ static void grad_check(const char *what, const char *ini, int64_t n, float xscal
         BC_CHECK_MSG(s > 0, "%s: gradient of %s is all zero", what, tt->name);
     }
     double ign = 0;
-    for (int64_t i = 0; i < n * NF; i++) ign += (double)ig[i] * ig[i];
+    for (int64_t i = 0; i < n * NF_; i++) ign += (double)ig[i] * ig[i];
     BC_CHECK_MSG(ign > 0, "%s: input gradient is all zero", what);
 
     /* Parameters. */
@@ -99,7 +100,7 @@ static void grad_check(const char *what, const char *ini, int64_t n, float xscal
 
     /* Inputs. */
     int bad_in = 0;
-    for (int64_t i = 0; i < n * NF; i++) {
+    for (int64_t i = 0; i < n * NF_; i++) {
         float keep = x[i];
         x[i] = (float)(keep + eps);
         double lp = loss_of(m, x, y, n, step);
@@ -112,7 +113,7 @@ static void grad_check(const char *what, const char *ini, int64_t n, float xscal
             if (bad_in++ < 5) fprintf(stderr, "%s: input %lld: analytic %g numeric %g\n", what, (long long)i, (double)ig[i], num);
         }
     }
-    BC_CHECK_MSG(bad_in == 0, "%s: %d of %lld input gradients differ", what, bad_in, (long long)(n * NF));
+    BC_CHECK_MSG(bad_in == 0, "%s: %d of %lld input gradients differ", what, bad_in, (long long)(n * NF_));
     /* Parameters were restored exactly: the loss is the same as at the start. */
     BC_CHECK_MSG(loss_of(m, x, y, n, step) == loss, "%s: state changed by the check", what);
     if (getenv("BC_TEST_VERBOSE")) printf("%-20s np=%3lld grad rms %.2e worst err/tol %.3f\n", what, (long long)np,
@@ -124,6 +125,10 @@ static void grad_check(const char *what, const char *ini, int64_t n, float xscal
     free(p);
     free(ig);
     bc_model_free(m);
+}
+
+static void grad_check(const char *what, const char *ini, int64_t n, float xscale, uint64_t step) {
+    grad_check_in(what, ini, k_in, n, xscale, step);
 }
 
 static void test_finite_differences(void) {
@@ -140,6 +145,24 @@ static void test_finite_differences(void) {
     grad_check("combo", "[dense]\nunits = 7\nbias = 0\n[bn]\n[relu]\n[dropout]\nrate = 0.3\n"
                         "[dense]\nunits = 6\n[bn]\nmomentum = 0.5\n[hardtanh]\n[dense]\nunits = 3\n[softmax]\n",
                6, 1.0f, 5);
+    /* Convolutional layers on a 2x5x5 input (channels-last). Networks avoid ReLU kinks where
+     * batch statistics move every activation at once. */
+    const bc_shape img = {2, 5, 5};
+    grad_check_in("conv pad 1 + bias", "[conv]\nfilters = 3\n[flatten]\n[dense]\nunits = 3\n[softmax]\n", img, 3, 1.0f, 0);
+    grad_check_in("conv stride 2 pad 0", "[conv]\nfilters = 2\nstride = 2\npad = 0\nbias = 0\n[dense]\nunits = 3\n[softmax]\n", img, 3, 1.0f, 0);
+    grad_check_in("conv 1x1", "[conv]\nfilters = 3\nsize = 1\n[gap]\n[dense]\nunits = 3\n[softmax]\n", img, 3, 1.0f, 0);
+    grad_check_in("conv 5x5 pad 2 stride 2", "[conv]\nfilters = 2\nsize = 5\npad = 2\nstride = 2\n[dense]\nunits = 3\n[softmax]\n", img, 2, 1.0f, 0);
+    grad_check_in("conv bn (channels)", "[conv]\nfilters = 3\nbias = 0\n[bn]\n[dense]\nunits = 3\n[softmax]\n", img, 3, 1.0f, 0);
+    grad_check_in("maxpool 2", "[conv]\nfilters = 3\n[maxpool]\n[dense]\nunits = 3\n[softmax]\n", img, 3, 1.0f, 0);
+    grad_check_in("maxpool 3 stride 1", "[maxpool]\nsize = 3\nstride = 1\n[dense]\nunits = 3\n[softmax]\n", img, 3, 1.0f, 0);
+    grad_check_in("avgpool", "[conv]\nfilters = 3\n[avgpool]\n[flatten]\n[dense]\nunits = 3\n[softmax]\n", img, 3, 1.0f, 0);
+    grad_check_in("gap", "[conv]\nfilters = 4\n[gap]\n[dense]\nunits = 3\n[softmax]\n", img, 3, 1.0f, 0);
+    grad_check_in("shortcut identity", "[conv]\nfilters = 3\n[bn]\n[avgpool]\nsize = 1\n[conv]\nfilters = 3\n[shortcut]\nfrom = -4\n"
+                  "[gap]\n[dense]\nunits = 3\n[softmax]\n", img, 3, 1.0f, 0);
+    grad_check_in("shortcut projection", "[conv]\nfilters = 2\n[relu]\n[conv]\nfilters = 4\nstride = 2\n[bn]\n"
+                  "[shortcut]\nfrom = -3\n[flatten]\n[dense]\nunits = 3\n[softmax]\n", (bc_shape){2, 4, 4}, 4, 1.0f, 0);
+    grad_check_in("two shortcuts, one source", "[conv]\nfilters = 2\n[relu]\n[conv]\nfilters = 2\n[shortcut]\nfrom = -3\n"
+                  "[conv]\nfilters = 2\n[shortcut]\nfrom = -5\n[gap]\n[dense]\nunits = 3\n[softmax]\n", img, 3, 1.0f, 0);
 }
 
 /* The analytic gradient does not depend on the thread count (bit for bit). */

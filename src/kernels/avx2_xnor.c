@@ -12,9 +12,9 @@
 #include <stdbool.h>
 
 #define BC__X2_PW 4                          /* b rows per panel: u64 lanes in a ymm */
-#define BC__X2_RP 3                          /* panels per block */
+#define BC__X2_RP 2                          /* panels per block */
 #define BC__X2_JB (BC__X2_PW * BC__X2_RP)    /* b rows per block */
-#define BC__X2_RA 3                          /* a rows per register block */
+#define BC__X2_RA 3                          /* a rows per register block (RA*RP <= 6 fits 16 ymm) */
 #define BC__X2_KC 64                         /* words per k chunk */
 #define BC__X2_IB 256                        /* a rows per i block */
 #define BC__X2_SUB 31                        /* words per byte-accumulator run */
@@ -111,7 +111,6 @@ static void bc__xnor_gemm_avx2(int32_t *restrict out, int64_t ldo, const uint64_
                 for (; i + BC__X2_RA <= i1; i += BC__X2_RA)
                     bc__x2_block(out + i * ldo + j0, ldo, a + i * lda + w0, lda, panel, kc, BC__X2_RA, nj, k, first);
                 switch (i1 - i) { /* constant ra per call, so each tail gets its own unrolled body */
-                case 3: bc__x2_block(out + i * ldo + j0, ldo, a + i * lda + w0, lda, panel, kc, 3, nj, k, first); break;
                 case 2: bc__x2_block(out + i * ldo + j0, ldo, a + i * lda + w0, lda, panel, kc, 2, nj, k, first); break;
                 case 1: bc__x2_block(out + i * ldo + j0, ldo, a + i * lda + w0, lda, panel, kc, 1, nj, k, first); break;
                 default: break;

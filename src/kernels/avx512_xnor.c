@@ -16,7 +16,7 @@
 #define BC__X5_JB (BC__X5_PW * BC__X5_RP)    /* b rows per block */
 #define BC__X5_RA 4                          /* a rows per register block: RA*RP accumulators */
 #define BC__X5_KC 64                         /* words per k chunk: 16 KiB panel, in L1 */
-#define BC__X5_IB 256                        /* a rows per i block: <= 128 KiB, stays in L2 */
+#define BC__X5_IB 512                        /* a rows per i block: <= 256 KiB, stays in L2 */
 
 /* panel[w*JB + jj] = b row jj, word w0+w, for w < kc; rows jj >= nj are zero. */
 static void bc__x5_pack_panel(uint64_t *restrict panel, const uint64_t *restrict b, int64_t ldb,

@@ -57,7 +57,8 @@ static void bc__dropout_forward(bc__layer *l, const float *x, const bc__exec *e)
     int64_t total = e->n * l->out;
     if (e->mode != BC__MODE_TRAIN || l->spec.rate <= 0.0f) {
         memcpy(l->act, x, (size_t)total * sizeof *x);
-        for (int64_t i = 0; i < total; i++) l->aux[i] = 1.0f;
+        if (l->aux) /* training with rate 0: the backward reads the mask */
+            for (int64_t i = 0; i < total; i++) l->aux[i] = 1.0f;
         return;
     }
     const float keep = 1.0f - l->spec.rate, scale = 1.0f / keep;

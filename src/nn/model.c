@@ -250,6 +250,7 @@ void bc_model_free(bc_model *m) {
     free(m->opt_v);
     free(m->buffers);
     free(m->ws);
+    free(m->ews);
     free(m->scratch);
     free(m->wslots);
     free(m->pk);
@@ -342,21 +343,22 @@ static bc_status bc__reserve_scratch(bc_model *m, int64_t n) {
     return BC_OK;
 }
 
-bc_status bc__model_reserve(bc_model *m, int64_t n) {
-    if (n <= m->ws_rows && m->scratch_threads == bc__thread_count()) return BC_OK;
-    /* Per layer: output, plus aux / pending gradient / projection buffers; two gradients. */
-    size_t per_row = 0;
-    for (int32_t i = 0; i < m->n_layers; i++) per_row += (size_t)m->layers[i].out + bc__layer_extra(&m->layers[i]);
-    per_row += 2 * (size_t)m->max_width;
-    size_t floats, bytes;
-    if (!bc__mul_size(per_row, (size_t)n, &floats) || !bc__mul_size(floats, sizeof(float), &bytes))
-        return bc__fail(BC_ERR_NOMEM, "workspace for %lld rows overflows", (long long)n);
-    float *ws = bc__alloc(bytes);
-    if (!ws) return BC_ERR_NOMEM;
-    free(m->ws);
-    m->ws = ws;
-    m->ws_rows = 0;
-    float *p = ws;
+/* Training layout: every layer keeps its output (and aux, pending gradient, projection
+ * buffers) for the backward pass, plus two gradient buffers. */
+static bc_status bc__reserve_train(bc_model *m, int64_t n) {
+    if (n > m->ws_rows) {
+        size_t per_row = 2 * (size_t)m->max_width, floats, bytes;
+        for (int32_t i = 0; i < m->n_layers; i++) per_row += (size_t)m->layers[i].out + bc__layer_extra(&m->layers[i]);
+        if (!bc__mul_size(per_row, (size_t)n, &floats) || !bc__mul_size(floats, sizeof(float), &bytes))
+            return bc__fail(BC_ERR_NOMEM, "workspace for %lld rows overflows", (long long)n);
+        float *ws = bc__alloc(bytes);
+        if (!ws) return BC_ERR_NOMEM;
+        free(m->ws);
+        m->ws = ws;
+        m->ws_rows = n;
+    }
+    n = m->ws_rows;
+    float *p = m->ws;
     for (int32_t i = 0; i < m->n_layers; i++) {
         bc__layer *l = &m->layers[i];
         bc_layer_kind k = l->spec.kind;
@@ -380,9 +382,62 @@ bc_status bc__model_reserve(bc_model *m, int64_t n) {
     }
     m->dbuf[0] = p;
     m->dbuf[1] = p + n * m->max_width;
-    bc_status st = bc__reserve_scratch(m, n);
+    return BC_OK;
+}
+
+/* Evaluation layout: outputs alternate between two buffers; only layers a shortcut reads,
+ * the loss's probabilities and projection taps get their own. A fraction of the training
+ * layout, so evaluation can use large batches. */
+static bc_status bc__reserve_eval(bc_model *m, int64_t n) {
+    if (n > m->ews_rows) {
+        size_t per_row = 2 * (size_t)m->max_width, floats, bytes;
+        for (int32_t i = 0; i < m->n_layers; i++) {
+            const bc__layer *l = &m->layers[i];
+            if (l->has_reader) per_row += (size_t)l->out;
+            if (l->spec.kind == BC_LAYER_SOFTMAX) per_row += (size_t)l->out;
+            if (l->g >= 0) per_row += (size_t)(l->oshape.h * l->oshape.w) * (size_t)l->wk;
+        }
+        if (!bc__mul_size(per_row, (size_t)n, &floats) || !bc__mul_size(floats, sizeof(float), &bytes))
+            return bc__fail(BC_ERR_NOMEM, "workspace for %lld rows overflows", (long long)n);
+        float *ws = bc__alloc(bytes);
+        if (!ws) return BC_ERR_NOMEM;
+        free(m->ews);
+        m->ews = ws;
+        m->ews_rows = n;
+    }
+    n = m->ews_rows;
+    float *ping[2] = {m->ews, m->ews + n * m->max_width}, *p = m->ews + 2 * n * m->max_width;
+    const float *prev = NULL;
+    for (int32_t i = 0; i < m->n_layers; i++) {
+        bc__layer *l = &m->layers[i];
+        l->aux = l->gpend = l->sub = l->dz = NULL;
+        if (l->has_reader) {
+            l->act = p;
+            p += n * l->out;
+        } else {
+            l->act = prev == ping[0] ? ping[1] : ping[0];
+        }
+        if (l->spec.kind == BC_LAYER_SOFTMAX) {
+            l->aux = p;
+            p += n * l->out;
+        }
+        if (l->g >= 0) {
+            l->sub = p;
+            p += n * (int64_t)l->oshape.h * l->oshape.w * l->wk;
+        }
+        prev = l->act;
+    }
+    return BC_OK;
+}
+
+bc_status bc__model_reserve(bc_model *m, int64_t n, bc__mode mode) {
+    bc_status st = mode == BC__MODE_TRAIN ? bc__reserve_train(m, n) : bc__reserve_eval(m, n);
     if (st) return st;
-    m->ws_rows = n;
+    int64_t rows = m->ws_rows > m->ews_rows ? m->ws_rows : m->ews_rows;
+    if (rows > m->scratch_rows || m->scratch_threads != bc__thread_count()) {
+        if ((st = bc__reserve_scratch(m, rows))) return st;
+        m->scratch_rows = rows;
+    }
     return BC_OK;
 }
 
@@ -445,7 +500,7 @@ static bc_status bc__check_batch(const bc_model *m, const float *x, const int32_
 
 bc_status bc_model_predict(bc_model *m, const float *x, int64_t n, float *logits) {
     bc_status st = bc__check_batch(m, x, NULL, n);
-    if (!st) st = bc__model_reserve(m, n);
+    if (!st) st = bc__model_reserve(m, n, BC__MODE_EVAL);
     if (st) return st;
     const float *z = bc__model_forward(m, x, n, BC__MODE_EVAL);
     memcpy(logits, z, (size_t)(n * m->n_classes) * sizeof(float));
@@ -467,7 +522,7 @@ bc_status bc_model_train_step(bc_model *m, const float *x, const int32_t *y, int
                               float *loss, int64_t *correct) {
     bc_status st = bc__check_batch(m, x, y, n);
     if (!st && !y) st = bc__fail(BC_ERR_PARAM, "training needs labels");
-    if (!st) st = bc__model_reserve(m, n);
+    if (!st) st = bc__model_reserve(m, n, BC__MODE_TRAIN);
     if (st) return st;
     const float *z = bc__model_forward(m, x, n, BC__MODE_TRAIN);
     if (correct) *correct = bc__count_correct(z, y, n, m->n_classes);
@@ -482,7 +537,7 @@ bc_status bc_model_loss_grad(bc_model *m, const float *x, const int32_t *y, int6
                              float *loss, float *grad, float *input_grad) {
     bc_status st = bc__check_batch(m, x, y, n);
     if (!st && !y) st = bc__fail(BC_ERR_PARAM, "gradients need labels");
-    if (!st) st = bc__model_reserve(m, n);
+    if (!st) st = bc__model_reserve(m, n, BC__MODE_TRAIN);
     if (st) return st;
     uint64_t saved = m->step;
     m->step = step;
@@ -509,7 +564,7 @@ bc_status bc_model_loss_grad(bc_model *m, const float *x, const int32_t *y, int6
 bc_status bc__model_eval_batch(bc_model *m, const float *x, const int32_t *y, int64_t n,
                                double *loss_sum, int64_t *correct) {
     bc_status st = bc__check_batch(m, x, y, n);
-    if (!st) st = bc__model_reserve(m, n);
+    if (!st) st = bc__model_reserve(m, n, BC__MODE_EVAL);
     if (st) return st;
     const float *z = bc__model_forward(m, x, n, BC__MODE_EVAL);
     const bc__layer *last = &m->layers[m->n_layers - 1];

@@ -150,7 +150,9 @@ struct bc_model {
     int64_t adam_t;                        /* optimizer steps taken */
     uint64_t seed, step;
     uint64_t param_version;                /* bumped by every write access to params */
-    int64_t ws_rows;                       /* rows the workspace holds */
+    int64_t ws_rows;                       /* rows the training workspace holds */
+    float *ews;                            /* evaluation workspace (see bc__model_reserve) */
+    int64_t ews_rows, scratch_rows;
     float *ws;                             /* one block: activations, aux, gradients */
     float *dbuf[2];                        /* (ws_rows, max width) ping-pong gradients */
     int64_t max_width;
@@ -164,8 +166,9 @@ struct bc_model {
     double *red;
 };
 
-/* Grows the workspace to hold n rows (no-op when it does). */
-bc_status bc__model_reserve(bc_model *m, int64_t n);
+/* Makes the workspace of `mode` hold n rows and points every layer's buffers into it. Call it
+ * before every forward: training and evaluation use different layouts. */
+bc_status bc__model_reserve(bc_model *m, int64_t n, bc__mode mode);
 /* Runs the forward pass; returns the logits (n, classes) inside the workspace. */
 const float *bc__model_forward(bc_model *m, const float *x, int64_t n, bc__mode mode);
 /* Backward after a forward in train mode; labels y; input_grad may be NULL. Returns the loss. */
