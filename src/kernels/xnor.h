@@ -13,9 +13,11 @@
  *     dot = sum_i a_i * b_i = k - 2 * popcount(a XOR b),
  * since equal signs contribute +1 and different signs -1; the zero padding XORs to 0.
  *
- * All kernels are single-threaded pure functions on raw pointers (no allocation beyond a
- * small stack buffer, no globals, no logging); callers parallelise over rows of a.
- * Pointers need no particular alignment. Integer results match the reference bit for bit. */
+ * All kernels are single-threaded pure functions on raw pointers (no allocation, no globals,
+ * no logging; the SIMD GEMMs use a stack buffer of at most 16 KiB); callers parallelise over
+ * rows of a. The SIMD GEMMs repack b per call (and per 256-512 rows of a), so give them at least
+ * ~64 rows of a per call (>= 90% of peak; 1 row runs at ~15%). Pointers need no particular
+ * alignment. Integer results match the reference bit for bit. */
 #ifndef BC_KERNELS_XNOR_H
 #define BC_KERNELS_XNOR_H
 #include "bitcell.h"

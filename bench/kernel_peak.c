@@ -1,0 +1,162 @@
+/* Kernel peaks: OpenBLAS sgemm GFLOP/s and XNOR-popcount GEMM binary GMAC/s (best kernel
+ * and scalar), on 1 thread and on N threads each running its own independent problem.
+ * Prints one key=value line per measurement for bench scripts to grep.
+ *
+ *   bc_kernel_peak [--threads N] [--seconds S] [--shapes]
+ *
+ * --shapes adds single-thread GMAC/s of every available variant on the conv (im2col) and
+ * dense shapes the networks use. A binary MAC is one +-1 multiply-add (one bit of a row). */
+#include "bc_internal.h"
+#include "kernels/xnor.h"
+
+#include <cblas.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define SGEMM_N 1024
+#define PEAK_N 256
+#define PEAK_M 256
+#define PEAK_K 4096
+
+static double now_s(void) {
+#ifdef _OPENMP
+    return omp_get_wtime();
+#else
+    return bc__now();
+#endif
+}
+
+/* One thread's problem: repeated until `seconds` pass; returns operations per second. */
+typedef double (*bench_fn)(const void *arg, double seconds);
+
+static double bench_sgemm(const void *arg, double seconds) {
+    (void)arg;
+    const int n = SGEMM_N;
+    float *a = bc__alloc((size_t)n * n * sizeof *a), *b = bc__alloc((size_t)n * n * sizeof *b);
+    float *c = bc__alloc((size_t)n * n * sizeof *c);
+    if (!a || !b || !c) { free(a), free(b), free(c); return 0; }
+    for (int64_t i = 0; i < (int64_t)n * n; i++) a[i] = (float)(i % 7) - 3.0f, b[i] = (float)(i % 5) - 2.0f;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n); /* warm-up */
+    int64_t reps = 0;
+    const double t0 = now_s();
+    double t;
+    do {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        reps++;
+    } while ((t = now_s() - t0) < seconds);
+    free(a), free(b), free(c);
+    return 2.0 * n * n * (double)n * (double)reps / t;
+}
+
+typedef struct {
+    const bc__bin_kernels *kern;
+    int64_t n, m, k;
+} xnor_arg;
+
+static double bench_xnor(const void *arg, double seconds) {
+    const xnor_arg *x = arg;
+    const int64_t kw = bc__b1_words(x->k);
+    uint64_t *a = bc__alloc((size_t)(x->n * kw) * sizeof *a), *b = bc__alloc((size_t)(x->m * kw) * sizeof *b);
+    int32_t *out = bc__alloc((size_t)(x->n * x->m) * sizeof *out);
+    if (!a || !b || !out) { free(a), free(b), free(out); return 0; }
+    bc_rng_key key = {.seed = 1, .purpose = BC_RNG_TEST};
+    for (int64_t i = 0; i < x->n * kw; i++) a[i] = (uint64_t)bc_rng_u32(key, 2 * i) << 32 | bc_rng_u32(key, 2 * i + 1);
+    key.chip = 1;
+    for (int64_t i = 0; i < x->m * kw; i++) b[i] = (uint64_t)bc_rng_u32(key, 2 * i) << 32 | bc_rng_u32(key, 2 * i + 1);
+    if (x->k % 64) { /* keep the padding-bits-zero invariant */
+        const uint64_t keep = (1ull << (x->k % 64)) - 1;
+        for (int64_t i = 0; i < x->n; i++) a[i * kw + kw - 1] &= keep;
+        for (int64_t j = 0; j < x->m; j++) b[j * kw + kw - 1] &= keep;
+    }
+    x->kern->xnor_gemm(out, x->m, a, kw, b, kw, x->n, x->m, x->k); /* warm-up */
+    int64_t reps = 0;
+    const double t0 = now_s();
+    double t;
+    do {
+        x->kern->xnor_gemm(out, x->m, a, kw, b, kw, x->n, x->m, x->k);
+        reps++;
+    } while ((t = now_s() - t0) < seconds);
+    free(a), free(b), free(out);
+    return (double)x->n * (double)x->m * (double)x->k * (double)reps / t;
+}
+
+/* Total rate of `threads` threads, each running fn on its own data at the same time. */
+static double run_threads(bench_fn fn, const void *arg, int threads, double seconds) {
+    double total = 0;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) reduction(+ : total)
+    total += fn(arg, seconds);
+#else
+    (void)threads;
+    total = fn(arg, seconds);
+#endif
+    return total;
+}
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: bc_kernel_peak [--threads N] [--seconds S] [--shapes]\n"
+               "  --threads N   threads for the multi-thread numbers [2]\n"
+               "  --seconds S   time per measurement [0.5]\n"
+               "  --shapes      also time every variant on the typical conv / dense shapes\n");
+}
+
+int main(int argc, char **argv) {
+    int threads = 2;
+    double seconds = 0.5;
+    bool shapes = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            threads = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
+            seconds = atof(argv[++i]);
+        } else if (!strcmp(argv[i], "--shapes")) {
+            shapes = true;
+        } else {
+            usage(strcmp(argv[i], "--help") ? stderr : stdout);
+            return strcmp(argv[i], "--help") ? 2 : 0;
+        }
+    }
+    if (threads < 1 || threads > 1024 || !(seconds > 0)) {
+        usage(stderr);
+        return 2;
+    }
+    openblas_set_num_threads(1); /* parallelism comes from independent problems per thread */
+    const bc_cpu cpu = bc_cpu_detect();
+    const bc__bin_kernels *best = bc__bin_kernels_for(cpu), *scalar = bc__bin_kernels_for(BC_CPU_SCALAR);
+    const xnor_arg xb = {best, PEAK_N, PEAK_M, PEAK_K}, xs = {scalar, PEAK_N, PEAK_M, PEAK_K};
+
+    printf("threads=%d\n", threads);
+    printf("cpu=%s\n", bc_cpu_name(cpu));
+    printf("xnor_kernel=%s\n", best->name);
+    printf("xnor_shape=%dx%dx%d\n", PEAK_N, PEAK_M, PEAK_K);
+    printf("sgemm_gflops_1t=%.1f\n", run_threads(bench_sgemm, NULL, 1, seconds) * 1e-9);
+    printf("sgemm_gflops=%.1f\n", run_threads(bench_sgemm, NULL, threads, seconds) * 1e-9);
+    printf("xnor_gmacs_1t=%.1f\n", run_threads(bench_xnor, &xb, 1, seconds) * 1e-9);
+    printf("xnor_gmacs=%.1f\n", run_threads(bench_xnor, &xb, threads, seconds) * 1e-9);
+    printf("xnor_scalar_gmacs_1t=%.1f\n", run_threads(bench_xnor, &xs, 1, seconds) * 1e-9);
+    printf("xnor_scalar_gmacs=%.1f\n", run_threads(bench_xnor, &xs, threads, seconds) * 1e-9);
+    fflush(stdout);
+
+    if (shapes) {
+        /* (n, m, k): conv im2col rows x output channels x 9*C_in, then dense layers. */
+        static const int64_t sh[][3] = {{6272, 64, 576},  {3136, 128, 1152}, {1960, 256, 2304},
+                                        {1960, 512, 2304}, {500, 1024, 784},  {500, 1024, 1024},
+                                        {100, 1024, 1024}, {500, 512, 2304}};
+        for (int c = 0; c <= (int)cpu; c++) {
+            const bc__bin_kernels *kern = bc__bin_kernels_for((bc_cpu)c);
+            for (size_t s = 0; s < sizeof sh / sizeof sh[0]; s++) {
+                const xnor_arg x = {kern, sh[s][0], sh[s][1], sh[s][2]};
+                const double secs = c == 0 ? seconds * 0.5 : seconds;
+                printf("xnor_gmacs_1t_%s_%lldx%lldx%lld=%.1f\n", kern->name, (long long)x.n, (long long)x.m,
+                       (long long)x.k, run_threads(bench_xnor, &x, 1, secs) * 1e-9);
+                fflush(stdout);
+            }
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,196 @@
+/* Binary kernels: the scalar reference against a naive float dot of the unpacked +-1 values;
+ * sign packing per element (zero, -0.0, NaN, tails, padding bits); every available SIMD
+ * variant against the reference bit for bit, on shapes that cross every block and tail. */
+#include "bc_internal.h"
+#include "bc_test.h"
+#include "kernels/xnor.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SENTINEL_W 0xdeadbeefcafef00dull
+#define SENTINEL_I ((int32_t)0x5a5a5a5a)
+
+static uint64_t rand_word(bc_rng_key key, uint64_t i) {
+    return (uint64_t)bc_rng_u32(key, 2 * i) | (uint64_t)bc_rng_u32(key, 2 * i + 1) << 32;
+}
+
+/* rows x k random packed bits, leading dimension ld; padding bits 0, words past the row
+ * hold a sentinel that the kernels must not read into the result. */
+static uint64_t *rand_packed(bc_rng_key key, int64_t rows, int64_t ld, int64_t k) {
+    const int64_t kw = bc__b1_words(k);
+    uint64_t *p = malloc((size_t)(rows * ld + 1) * sizeof *p);
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t w = 0; w < ld; w++) p[r * ld + w] = w < kw ? rand_word(key, (uint64_t)(r * ld + w)) : SENTINEL_W;
+        if (k % 64) p[r * ld + kw - 1] &= (1ull << (k % 64)) - 1;
+    }
+    return p;
+}
+
+/* Floats in [-1, 1) with exact zeros, -0.0 and a NaN sprinkled in. */
+static float *rand_floats(bc_rng_key key, int64_t rows, int64_t ld) {
+    float *x = malloc((size_t)(rows * ld + 1) * sizeof *x);
+    for (int64_t i = 0; i < rows * ld; i++) {
+        const uint32_t u = bc_rng_u32(key, (uint64_t)i);
+        switch (u % 23) {
+        case 0: x[i] = 0.0f; break;
+        case 1: x[i] = -0.0f; break;
+        case 2: x[i] = NAN; break;
+        default: x[i] = 2.0f * bc_rng_uniform(key, (uint64_t)i + (1ull << 40)) - 1.0f; break;
+        }
+    }
+    return x;
+}
+
+static const int64_t ks[] = {1, 2, 63, 64, 65, 127, 128, 129, 576, 1000, 1152, 2304, 4096, 4097, 8300};
+
+/* The reference equals sum_i sign(a_i) * sign(b_i) on float data packed by the reference. */
+static void test_ref_vs_naive(void) {
+    bc_rng_key key = {.seed = 11, .purpose = BC_RNG_TEST, .layer = 1};
+    for (size_t t = 0; t < sizeof ks / sizeof ks[0]; t++) {
+        const int64_t k = ks[t], kw = bc__b1_words(k), n = 5, m = 7, ldx = k + 3, lda = kw + 1;
+        key.chip = (uint32_t)t;
+        float *xa = rand_floats(key, n, ldx);
+        key.chip += 1000;
+        float *xb = rand_floats(key, m, ldx);
+        uint64_t *pa = calloc((size_t)(n * lda), sizeof *pa), *pb = calloc((size_t)(m * lda), sizeof *pb);
+        int32_t *out = malloc((size_t)(n * m) * sizeof *out);
+        bc__pack_signs_ref(pa, lda, xa, ldx, n, k);
+        bc__pack_signs_ref(pb, lda, xb, ldx, m, k);
+        bc__xnor_gemm_ref(out, m, pa, lda, pb, lda, n, m, k);
+        int bad = 0;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < m; j++) {
+                double dot = 0;
+                for (int64_t e = 0; e < k; e++) {
+                    const float sa = xa[i * ldx + e] >= 0.0f ? 1.0f : -1.0f;
+                    const float sb = xb[j * ldx + e] >= 0.0f ? 1.0f : -1.0f;
+                    dot += sa * sb;
+                }
+                bad += out[i * m + j] != (int32_t)dot;
+            }
+        BC_CHECK_MSG(bad == 0, "k=%lld: %d of %lld dots wrong", (long long)k, bad, (long long)(n * m));
+        free(xa), free(xb), free(pa), free(pb), free(out);
+    }
+    /* Extremes: identical rows give k, complementary rows -k. */
+    const int64_t k = 1000, kw = bc__b1_words(k);
+    uint64_t *ones = calloc((size_t)kw, sizeof *ones), *zeros = calloc((size_t)kw, sizeof *zeros);
+    for (int64_t e = 0; e < k; e++) ones[e / 64] |= 1ull << (e % 64);
+    int32_t d[2];
+    bc__xnor_gemm_ref(d, 2, ones, kw, ones, kw, 1, 1, k);
+    bc__xnor_gemm_ref(d + 1, 2, ones, kw, zeros, kw, 1, 1, k);
+    BC_CHECK(d[0] == 1000 && d[1] == -1000);
+    free(ones), free(zeros);
+}
+
+/* Each variant's pack: bit e of a row = (x[e] >= 0), padding bits 0, words past the row and
+ * floats past k untouched / unread. */
+static void test_pack(const bc__bin_kernels *kern) {
+    bc_rng_key key = {.seed = 12, .purpose = BC_RNG_TEST, .layer = 2};
+    static const int64_t pk[] = {1, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 100, 127, 128, 129, 200, 576, 1000};
+    for (size_t t = 0; t < sizeof pk / sizeof pk[0]; t++) {
+        const int64_t k = pk[t], kw = bc__b1_words(k), rows = 9, ldx = k + 5, ldo = kw + 2;
+        key.chip = (uint32_t)t;
+        float *x = rand_floats(key, rows, ldx);
+        /* Floats past k are positive: a kernel reading them would set padding bits. */
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t e = k; e < ldx; e++) x[r * ldx + e] = 1.0f;
+        if (k >= 3) x[0] = -0.0f, x[1] = 0.0f, x[2] = NAN;
+        uint64_t *out = malloc((size_t)(rows * ldo) * sizeof *out);
+        for (int64_t i = 0; i < rows * ldo; i++) out[i] = SENTINEL_W;
+        kern->pack_signs(out, ldo, x, ldx, rows, k);
+        int bad_bit = 0, bad_pad = 0, bad_keep = 0;
+        for (int64_t r = 0; r < rows; r++) {
+            for (int64_t e = 0; e < kw * 64; e++) {
+                const int bit = (int)(out[r * ldo + e / 64] >> (e % 64) & 1);
+                if (e < k) bad_bit += bit != (x[r * ldx + e] >= 0.0f);
+                else bad_pad += bit != 0;
+            }
+            for (int64_t w = kw; w < ldo; w++) bad_keep += out[r * ldo + w] != SENTINEL_W;
+        }
+        BC_CHECK_MSG(bad_bit == 0 && bad_pad == 0 && bad_keep == 0, "%s k=%lld: %d bits, %d padding, %d untouched words wrong",
+                     kern->name, (long long)k, bad_bit, bad_pad, bad_keep);
+        if (k >= 3) BC_CHECK((out[0] & 7) == 3); /* -0.0 -> +1, 0.0 -> +1, NaN -> -1 */
+        free(x), free(out);
+    }
+}
+
+/* One shape: variant vs reference, with non-minimal leading dimensions and a sentinel in
+ * out's padding columns. */
+static void check_gemm(const bc__bin_kernels *kern, int64_t n, int64_t m, int64_t k, uint64_t seed) {
+    const int64_t kw = bc__b1_words(k), lda = kw + (int64_t)(seed % 3), ldb = kw + (int64_t)(seed % 2) * 5;
+    const int64_t ldo = m + (int64_t)(seed % 4);
+    bc_rng_key key = {.seed = seed, .purpose = BC_RNG_TEST, .layer = 3};
+    uint64_t *a = rand_packed(key, n, lda, k);
+    key.chip = 1;
+    uint64_t *b = rand_packed(key, m, ldb, k);
+    int32_t *want = malloc((size_t)(n * ldo + 1) * sizeof *want), *got = malloc((size_t)(n * ldo + 1) * sizeof *got);
+    for (int64_t i = 0; i < n * ldo; i++) want[i] = got[i] = SENTINEL_I;
+    bc__xnor_gemm_ref(want, ldo, a, lda, b, ldb, n, m, k);
+    kern->xnor_gemm(got, ldo, a, lda, b, ldb, n, m, k);
+    int64_t bad = 0, first = -1;
+    for (int64_t i = 0; i < n * ldo; i++)
+        if (want[i] != got[i]) bad++, first = first < 0 ? i : first;
+    BC_CHECK_MSG(bad == 0, "%s n=%lld m=%lld k=%lld: %lld wrong, first at (%lld, %lld): %d vs %d", kern->name,
+                 (long long)n, (long long)m, (long long)k, (long long)bad, (long long)(first / ldo),
+                 (long long)(first % ldo), bad ? got[first] : 0, bad ? want[first] : 0);
+    free(a), free(b), free(want), free(got);
+}
+
+static void test_gemm(const bc__bin_kernels *kern) {
+    uint64_t seed = 100;
+    /* Small odd shapes at every k: register-block and panel tails. */
+    for (size_t t = 0; t < sizeof ks / sizeof ks[0]; t++)
+        for (int64_t n = 1; n <= 17; n += 4)
+            for (int64_t m = 1; m <= 17; m += 3) check_gemm(kern, n, m, ks[t], seed++);
+    /* Larger: crossing the i block (256 rows), several b blocks, k chunks of 4096 bits. */
+    check_gemm(kern, 300, 70, 576, seed++);
+    check_gemm(kern, 261, 41, 1000, seed++);
+    check_gemm(kern, 100, 512, 2304, seed++);
+    check_gemm(kern, 37, 96, 8300, seed++);
+    check_gemm(kern, 513, 33, 65, seed++);
+    /* Degenerate: no rows, no columns, k = 0. */
+    check_gemm(kern, 0, 5, 64, seed++);
+    check_gemm(kern, 5, 0, 64, seed++);
+    check_gemm(kern, 3, 4, 0, seed++);
+}
+
+/* Extremes that random bits never reach: every bit differs (dot -k) or none does (dot k),
+ * at k long enough to overflow any narrow accumulator that is not flushed in time. */
+static void test_gemm_extremes(const bc__bin_kernels *kern) {
+    static const int64_t ek[] = {64 * 31, 64 * 32 + 1, 64 * 64, 64 * 200 - 3};
+    for (size_t t = 0; t < sizeof ek / sizeof ek[0]; t++) {
+        const int64_t k = ek[t], kw = bc__b1_words(k), n = 5, m = 11;
+        uint64_t *a = calloc((size_t)(n * kw), sizeof *a), *b = calloc((size_t)(m * kw), sizeof *b);
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t e = 0; e < k; e++) a[i * kw + e / 64] |= 1ull << (e % 64);
+        for (int64_t j = 0; j < m; j += 2) memcpy(b + j * kw, a, (size_t)kw * sizeof *b); /* even rows = a */
+        int32_t *out = malloc((size_t)(n * m) * sizeof *out);
+        kern->xnor_gemm(out, m, a, kw, b, kw, n, m, k);
+        int bad = 0;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < m; j++) bad += out[i * m + j] != (j % 2 ? -k : k);
+        BC_CHECK_MSG(bad == 0, "%s k=%lld: %d extreme dots wrong", kern->name, (long long)k, bad);
+        free(a), free(b), free(out);
+    }
+}
+
+static void test_dispatch(void) {
+    BC_CHECK(strcmp(bc__bin_kernels_for(BC_CPU_SCALAR)->name, "scalar") == 0);
+    for (int c = 0; c <= (int)bc_cpu_detect(); c++)
+        BC_CHECK(strcmp(bc__bin_kernels_for((bc_cpu)c)->name, bc_cpu_name((bc_cpu)c)) == 0);
+}
+
+int main(void) {
+    test_ref_vs_naive();
+    test_dispatch();
+    for (int c = 0; c <= (int)bc_cpu_detect(); c++) {
+        const bc__bin_kernels *kern = bc__bin_kernels_for((bc_cpu)c);
+        printf("variant %s\n", kern->name);
+        test_pack(kern);
+        test_gemm(kern);
+        test_gemm_extremes(kern);
+    }
+    return bc_t_report();
+}
