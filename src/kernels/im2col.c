@@ -3,6 +3,16 @@
 
 #include <string.h>
 
+/* Runs of c floats: a call to memcpy/memset costs more than the copy for small c. */
+static inline void bc__copy(float *restrict d, const float *restrict s, int64_t c) {
+    if (c >= 16) memcpy(d, s, (size_t)c * sizeof *d);
+    else for (int64_t j = 0; j < c; j++) d[j] = s[j];
+}
+static inline void bc__zero(float *d, int64_t c) {
+    if (c >= 16) memset(d, 0, (size_t)c * sizeof *d);
+    else for (int64_t j = 0; j < c; j++) d[j] = 0.0f;
+}
+
 void bc__im2col(float *restrict col, const float *restrict x, int64_t n, const bc__conv_geom *g) {
     const int64_t c = g->c, row = (int64_t)g->k * g->k * c;
     for (int64_t s = 0; s < n; s++) {
@@ -14,8 +24,8 @@ void bc__im2col(float *restrict col, const float *restrict x, int64_t n, const b
                     int32_t iy = oy * g->stride - g->pad + ky;
                     for (int32_t kx = 0; kx < g->k; kx++, dst += c) {
                         int32_t ix = ox * g->stride - g->pad + kx;
-                        if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) memset(dst, 0, (size_t)c * sizeof *dst);
-                        else memcpy(dst, xs + ((int64_t)iy * g->w + ix) * c, (size_t)c * sizeof *dst);
+                        if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) bc__zero(dst, c);
+                        else bc__copy(dst, xs + ((int64_t)iy * g->w + ix) * c, c);
                     }
                 }
             }

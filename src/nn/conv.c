@@ -1,9 +1,11 @@
 /* Dense and 2-D convolution layers, float or binary, forward and backward.
  * A dense layer is a 1x1 convolution on a 1x1 image, so both share this file. Two ways:
  *  - direct (dense, 1x1 stride-1 conv): one GEMM over the whole batch;
- *  - im2col: the batch is cut into fixed chunks of samples; each chunk is unrolled into a
- *    thread's scratch and multiplied there. Weight gradients are summed per group of chunks
- *    into BC__WSLOTS partial buffers, then added in group order (thread-count independent).
+ *  - im2col: the batch is cut into chunks of samples (a multiple of BC__WSLOTS of them, so
+ *    threads get equal work); each chunk is unrolled into a thread's scratch and multiplied
+ *    there. Weight gradients are summed per group of chunks into BC__WSLOTS partial buffers,
+ *    then added in group order. Chunks depend on the batch size and geometry only, so the
+ *    bits do not depend on the thread count.
  * Binary layers (sign of latent weights) whose input is known to be ±1 multiply with the
  * XNOR-popcount kernels when e->mac says so: the integers are exactly what a float GEMM on ±1
  * values gives. Padding is zero in both paths: a packed padded tap reads as -1, and the sum of
@@ -15,9 +17,8 @@
 #include <math.h>
 #include <string.h>
 
-#define BC__CONV_ROWS 4096          /* target output pixels per chunk */
-#define BC__CONV_COL_FLOATS (1 << 21) /* cap on a chunk's im2col buffer (8 MiB) */
-#define BC__XNOR_ROWS 64            /* rows of a per XNOR task in the direct path */
+#define BC__CONV_COL_CAP (1 << 21) /* floats of im2col per chunk, roughly (8 MiB) */
+#define BC__XNOR_ROWS 128          /* rows per XNOR task in the direct path */
 
 static bc__conv_geom bc__geom(const bc__layer *l) {
     if (l->spec.kind != BC_LAYER_CONV)
@@ -28,21 +29,27 @@ static bc__conv_geom bc__geom(const bc__layer *l) {
 
 static bool bc__direct(const bc__conv_geom *g) { return g->k == 1 && g->stride == 1 && g->pad == 0; }
 
-int64_t bc__conv_chunk(const bc__layer *l) {
+/* Chunks a batch of n samples is cut into: a multiple of BC__WSLOTS, enough to keep each
+ * chunk's im2col near the cap, at most n. */
+static int64_t bc__conv_chunks(const bc__layer *l, int64_t n) {
     bc__conv_geom g = bc__geom(l);
-    int64_t p = (int64_t)g.oh * g.ow, k = l->wk;
-    int64_t c = (BC__CONV_ROWS + p - 1) / p, cap = BC__CONV_COL_FLOATS / (p * k);
-    if (c > cap) c = cap;
-    return c < 1 ? 1 : c;
+    int64_t total = n * g.oh * g.ow * l->wk, per = (int64_t)BC__WSLOTS * BC__CONV_COL_CAP;
+    int64_t nc = BC__WSLOTS * ((total + per - 1) / per);
+    return nc < n ? nc : n;
 }
 
-int64_t bc__conv_scratch(const bc__layer *l) {
+static void bc__chunk(int64_t n, int64_t nc, int64_t i, int64_t *s0, int64_t *ns) {
+    *s0 = i * n / nc;
+    *ns = (i + 1) * n / nc - *s0;
+}
+
+int64_t bc__conv_scratch(const bc__layer *l, int64_t n) {
     bc__conv_geom g = bc__geom(l);
     int64_t p = (int64_t)g.oh * g.ow, taps = (int64_t)g.k * g.k;
     if (bc__direct(&g)) return l->pm1_in && l->spec.binary ? BC__XNOR_ROWS * l->wrows : 0;
-    int64_t rows = l->chunk * p;
+    int64_t nc = bc__conv_chunks(l, n), rows = (n + nc - 1) / nc * p;
     int64_t fl = rows * l->wk;                                          /* float im2col */
-    int64_t pk = rows * taps * bc__b1_words(g.c) * 2 + rows * l->wrows;   /* bits + int32 dots */
+    int64_t pk = rows * taps * bc__b1_words(g.c) * 2 + rows * l->wrows; /* bits + int32 dots */
     return fl > pk ? fl : pk;
 }
 
@@ -63,7 +70,7 @@ void bc__binarize_weights(bc__layer *l, const bc__exec *e) {
             for (int64_t t = 0; t < taps; t++) {
                 int32_t s = 0;
                 for (int64_t j = 0; j < g.c; j++) s += wr[t * g.c + j] > 0.0f ? 1 : -1;
-                l->tapsum[o * taps + t] = s;
+                l->tapsum[t * l->wrows + o] = s;
             }
     }
 }
@@ -78,7 +85,8 @@ static void bc__add_bias(float *y, int64_t rows, int64_t out, const float *b) {
 static void bc__xnor_rows(const bc__layer *l, const bc__exec *e, const bc__conv_geom *g, const uint64_t *col,
                           int64_t rows, int64_t first_row, int32_t *dots, float *y) {
     const int64_t taps = (int64_t)g->k * g->k, cw = bc__b1_words(g->c), ww = taps * cw;
-    const int64_t kbits = ww * 64, pad_bits = kbits - l->wk, p = (int64_t)g->oh * g->ow;
+    const int64_t kbits = ww * 64, p = (int64_t)g->oh * g->ow;
+    const int32_t pad_bits = (int32_t)(kbits - l->wk);
     e->bin->xnor_gemm(dots, l->wrows, col, ww, l->wpack, l->wpack_words, rows, l->wrows, kbits);
     for (int64_t r = 0; r < rows; r++) {
         const int32_t *d = dots + r * l->wrows;
@@ -94,8 +102,8 @@ static void bc__xnor_rows(const bc__layer *l, const bc__exec *e, const bc__conv_
                 int32_t iy = oy * g->stride - g->pad + ky, ix = ox * g->stride - g->pad + kx;
                 if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w) continue;
                 /* A padded tap read as -1 added -tapsum; zero padding adds nothing. */
-                const int32_t *ts = l->tapsum + ky * g->k + kx;
-                for (int64_t j = 0; j < l->wrows; j++) yr[j] += (float)ts[j * taps];
+                const int32_t *ts = l->tapsum + (ky * g->k + kx) * l->wrows;
+                for (int64_t j = 0; j < l->wrows; j++) yr[j] += (float)ts[j];
             }
     }
 }
@@ -127,10 +135,12 @@ void bc__conv_forward(bc__layer *l, const float *x, const bc__exec *e) {
             }
         }
     } else {
-        const int64_t chunks = (n + l->chunk - 1) / l->chunk;
+        const int64_t chunks = bc__conv_chunks(l, n);
         #pragma omp parallel for schedule(static)
         for (int64_t ch = 0; ch < chunks; ch++) {
-            int64_t s0 = ch * l->chunk, ns = n - s0 < l->chunk ? n - s0 : l->chunk, rows = ns * p;
+            int64_t s0, ns;
+            bc__chunk(n, chunks, ch, &s0, &ns);
+            const int64_t rows = ns * p;
             float *scr = e->scratch + bc__thread_id() * e->scratch_per_thread;
             float *y = l->act + s0 * p * out;
             if (xnor) {
@@ -157,14 +167,16 @@ void bc__conv_backward(bc__layer *l, const float *x, const float *dy, float *dx,
         bc__sgemm(true, false, out, K, n * p, 1.0f, dy, out, x, K, 0.0f, dw, K);
         if (dx) bc__sgemm(false, false, n * p, K, out, 1.0f, dy, out, w, K, 0.0f, dx, K);
     } else {
-        const int64_t chunks = (n + l->chunk - 1) / l->chunk;
+        const int64_t chunks = bc__conv_chunks(l, n);
         const int64_t groups = chunks < BC__WSLOTS ? chunks : BC__WSLOTS;
         #pragma omp parallel for schedule(static)
         for (int64_t gi = 0; gi < groups; gi++) {
             float *slot = e->wslots + gi * nw;
             float *col = e->scratch + bc__thread_id() * e->scratch_per_thread;
             for (int64_t ch = gi * chunks / groups; ch < (gi + 1) * chunks / groups; ch++) {
-                int64_t s0 = ch * l->chunk, ns = n - s0 < l->chunk ? n - s0 : l->chunk, rows = ns * p;
+                int64_t s0, ns;
+                bc__chunk(n, chunks, ch, &s0, &ns);
+                const int64_t rows = ns * p;
                 const float *dyc = dy + s0 * p * out;
                 bc__im2col(col, x + s0 * l->in, ns, &g);
                 bc__sgemm_serial(true, false, out, K, rows, 1.0f, dyc, out, col, K,

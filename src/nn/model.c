@@ -219,7 +219,6 @@ bc_status bc_model_new(bc_ctx *ctx, const bc_netspec *spec, bc_shape in, uint64_
                 if (k == BC_LAYER_CONV && !(l->tapsum = bc__alloc((size_t)(l->wrows * taps) * sizeof(int32_t)))) { st = BC_ERR_NOMEM; goto fail; }
             }
         }
-        if (k == BC_LAYER_CONV) l->chunk = bc__conv_chunk(l);
         int64_t nstat = k == BC_LAYER_BN ? l->ishape.c : (l->g >= 0 ? l->wrows : 0);
         if (nstat && !(l->stat = bc__alloc((size_t)(2 * nstat) * sizeof(float)))) { st = BC_ERR_NOMEM; goto fail; }
         if (k == BC_LAYER_SHORTCUT) m->layers[l->src].has_reader = true;
@@ -312,7 +311,7 @@ static bc_status bc__reserve_scratch(bc_model *m, int64_t n) {
     for (int32_t i = 0; i < m->n_layers; i++) {
         const bc__layer *l = &m->layers[i];
         if (l->spec.kind == BC_LAYER_CONV || l->spec.kind == BC_LAYER_DENSE) {
-            int64_t s = bc__conv_scratch(l);
+            int64_t s = bc__conv_scratch(l, n);
             if (s > per_thread) per_thread = s;
             if (l->wpack) {
                 int64_t c = l->spec.kind == BC_LAYER_CONV ? l->ishape.c : l->wk;

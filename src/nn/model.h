@@ -38,7 +38,6 @@ typedef struct bc__layer {
     int32_t src;       /* shortcut: index of the layer whose output is added */
     bool pm1_in;       /* the input is known to be ±1 (after sign, through pools/flatten) */
     bool has_reader;   /* a shortcut further on reads this layer's output */
-    int64_t chunk;     /* conv: samples per im2col chunk */
     float *act;        /* (batch, out) output of this layer */
     float *aux;        /* (batch, out) bn: x_hat; dropout: mask scale; softmax: probabilities;
                         * shortcut projection: x_hat of its batch norm */
@@ -128,10 +127,8 @@ void bc__shortcut_forward(bc__layer *l, const float *x, const bc__exec *e);
 void bc__shortcut_backward(bc__layer *l, const float *x, const float *dy, float *dx, const bc__exec *e);
 /* Refreshes wbin (and, for layers that may use XNOR, wpack/tapsum) when the parameters changed. */
 void bc__binarize_weights(bc__layer *l, const bc__exec *e);
-/* Scratch floats per thread a layer needs (conv im2col chunks). */
-int64_t bc__conv_scratch(const bc__layer *l);
-/* Samples per im2col chunk of a conv layer (a function of its geometry only). */
-int64_t bc__conv_chunk(const bc__layer *l);
+/* Scratch floats per thread a dense or conv layer needs for a batch of n (im2col chunks). */
+int64_t bc__conv_scratch(const bc__layer *l, int64_t n);
 
 struct bc_model {
     bc_ctx *ctx;
