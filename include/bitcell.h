@@ -289,6 +289,17 @@ int32_t bc_model_tensor_count(const bc_model *m);
 /* The view is writable: writing through it changes the model. */
 bc_status bc_model_tensor(bc_model *m, int32_t i, const char **name, bc_view *view);
 
+/* How bc_model_predict and bc_evaluate run a network. Both give identical predictions.
+ *   BC_ENGINE_FLOAT   float activations everywhere (binary layers still multiply exactly,
+ *                     by XNOR-popcount where their input is ±1).
+ *   BC_ENGINE_PACKED  between binary layers activations stay bit-packed: a binary layer's
+ *                     integer output goes through max pooling as integers, and batch norm +
+ *                     sign become one integer threshold per channel. Layers that are not
+ *                     part of such a chain run as in the float engine. */
+typedef enum { BC_ENGINE_FLOAT = 0, BC_ENGINE_PACKED = 1, BC_ENGINE_COUNT } bc_engine;
+bc_status bc_model_set_engine(bc_model *m, bc_engine e);
+const char *bc_engine_name(bc_engine e);
+
 /* Forward for inference (BN running statistics, no dropout): x (n, features) -> logits
  * (n, classes). n may be anything >= 1; workspace is managed inside the model. */
 bc_status bc_model_predict(bc_model *m, const float *x, int64_t n, float *logits);
@@ -359,6 +370,9 @@ typedef struct {
 } bc_eval_result;
 bc_status bc_evaluate(bc_model *m, const bc_dataset *ds, const bc_norm *norm, int64_t batch,
                       bc_eval_result *res);
+/* The same, also writing each sample's predicted class to pred (bc_dataset_count entries). */
+bc_status bc_evaluate_predict(bc_model *m, const bc_dataset *ds, const bc_norm *norm, int64_t batch,
+                              int32_t *pred, bc_eval_result *res);
 
 /* ---------------------------------------------------------------- checkpoints */
 

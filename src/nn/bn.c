@@ -61,13 +61,18 @@ void bc__bn_train_rows(const float *x, int64_t n, int64_t f, const float *gamma,
         }
 }
 
-void bc__bn_eval_rows(const float *x, int64_t n, int64_t f, const float *gamma, const float *beta,
-                      const float *rmean, const float *rvar, float eps, float *y, float *stat) {
-    float *scale = stat, *shift = stat + f;
+void bc__bn_eval_coeffs(const float *gamma, const float *beta, const float *rmean, const float *rvar,
+                        float eps, int64_t f, float *scale, float *shift) {
     for (int64_t j = 0; j < f; j++) {
         scale[j] = gamma[j] / sqrtf(rvar[j] + eps);
         shift[j] = beta[j] - rmean[j] * scale[j];
     }
+}
+
+void bc__bn_eval_rows(const float *x, int64_t n, int64_t f, const float *gamma, const float *beta,
+                      const float *rmean, const float *rvar, float eps, float *y, float *stat) {
+    float *scale = stat, *shift = stat + f;
+    bc__bn_eval_coeffs(gamma, beta, rmean, rvar, eps, f, scale, shift);
     #pragma omp parallel for schedule(static) if (n * f > 16384)
     for (int64_t r = 0; r < n; r++)
         for (int64_t j = 0; j < f; j++) y[r * f + j] = bc__bn_apply(x[r * f + j], scale[j], shift[j]);

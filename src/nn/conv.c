@@ -81,30 +81,56 @@ static void bc__add_bias(float *y, int64_t rows, int64_t out, const float *b) {
         for (int64_t j = 0; j < out; j++) y[r * out + j] += b[j];
 }
 
-/* XNOR dots of `rows` packed column rows into y (float), with both corrections applied. */
+/* Corrected XNOR dots of `rows` packed column rows: to ints (yi) or floats (yf). */
 static void bc__xnor_rows(const bc__layer *l, const bc__exec *e, const bc__conv_geom *g, const uint64_t *col,
-                          int64_t rows, int64_t first_row, int32_t *dots, float *y) {
+                          int64_t rows, int64_t first_row, int32_t *dots, int32_t *yi, float *yf) {
     const int64_t taps = (int64_t)g->k * g->k, cw = bc__b1_words(g->c), ww = taps * cw;
-    const int64_t kbits = ww * 64, p = (int64_t)g->oh * g->ow;
+    const int64_t kbits = ww * 64, p = (int64_t)g->oh * g->ow, out = l->wrows;
     const int32_t pad_bits = (int32_t)(kbits - l->wk);
-    e->bin->xnor_gemm(dots, l->wrows, col, ww, l->wpack, l->wpack_words, rows, l->wrows, kbits);
+    e->bin->xnor_gemm(dots, out, col, ww, l->wpack, l->wpack_words, rows, out, kbits);
     for (int64_t r = 0; r < rows; r++) {
-        const int32_t *d = dots + r * l->wrows;
-        float *yr = y + r * l->wrows;
+        int32_t *d = dots + r * out;
         /* Channel padding bits match (0 XOR 0) and count +1 each: take them out. */
-        for (int64_t j = 0; j < l->wrows; j++) yr[j] = (float)(d[j] - pad_bits);
-        if (!l->tapsum) continue;
+        for (int64_t j = 0; j < out; j++) d[j] -= pad_bits;
         int64_t pix = (first_row + r) % p;
         int32_t oy = (int32_t)(pix / g->ow), ox = (int32_t)(pix % g->ow);
-        if (!bc__conv_border(g, oy, ox)) continue;
-        for (int32_t ky = 0; ky < g->k; ky++)
-            for (int32_t kx = 0; kx < g->k; kx++) {
-                int32_t iy = oy * g->stride - g->pad + ky, ix = ox * g->stride - g->pad + kx;
-                if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w) continue;
-                /* A padded tap read as -1 added -tapsum; zero padding adds nothing. */
-                const int32_t *ts = l->tapsum + (ky * g->k + kx) * l->wrows;
-                for (int64_t j = 0; j < l->wrows; j++) yr[j] += (float)ts[j];
-            }
+        if (l->tapsum && bc__conv_border(g, oy, ox))
+            for (int32_t ky = 0; ky < g->k; ky++)
+                for (int32_t kx = 0; kx < g->k; kx++) {
+                    int32_t iy = oy * g->stride - g->pad + ky, ix = ox * g->stride - g->pad + kx;
+                    if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w) continue;
+                    /* A padded tap read as -1 added -tapsum; zero padding adds nothing. */
+                    const int32_t *ts = l->tapsum + (ky * g->k + kx) * out;
+                    for (int64_t j = 0; j < out; j++) d[j] += ts[j];
+                }
+        if (yi) memcpy(yi + r * out, d, (size_t)out * sizeof *d);
+        else for (int64_t j = 0; j < out; j++) yf[r * out + j] = (float)d[j];
+    }
+}
+
+void bc__conv_xnor(const bc__layer *l, const bc__exec *e, const uint64_t *xbits, int64_t n, int32_t *yi, float *yf) {
+    const bc__conv_geom g = bc__geom(l);
+    const int64_t p = (int64_t)g.oh * g.ow, out = l->wrows, cw = bc__b1_words(g.c);
+    if (bc__direct(&g)) {
+        const int64_t rows = n * p, blocks = (rows + BC__XNOR_ROWS - 1) / BC__XNOR_ROWS;
+        #pragma omp parallel for schedule(static)
+        for (int64_t b = 0; b < blocks; b++) {
+            int64_t r0 = b * BC__XNOR_ROWS, nr = rows - r0 < BC__XNOR_ROWS ? rows - r0 : BC__XNOR_ROWS;
+            int32_t *dots = (int32_t *)(e->scratch + bc__thread_id() * e->scratch_per_thread);
+            bc__xnor_rows(l, e, &g, xbits + r0 * cw, nr, r0, dots, yi ? yi + r0 * out : NULL, yf ? yf + r0 * out : NULL);
+        }
+        return;
+    }
+    const int64_t chunks = bc__conv_chunks(l, n), ww = (int64_t)g.k * g.k * cw;
+    #pragma omp parallel for schedule(static)
+    for (int64_t ch = 0; ch < chunks; ch++) {
+        int64_t s0, ns;
+        bc__chunk(n, chunks, ch, &s0, &ns);
+        const int64_t rows = ns * p;
+        uint64_t *col = (uint64_t *)(e->scratch + bc__thread_id() * e->scratch_per_thread);
+        int32_t *dots = (int32_t *)(col + rows * ww);
+        bc__im2col_bits(col, xbits + s0 * (int64_t)g.h * g.w * cw, ns, cw, &g);
+        bc__xnor_rows(l, e, &g, col, rows, 0, dots, yi ? yi + s0 * p * out : NULL, yf ? yf + s0 * p * out : NULL);
     }
 }
 
@@ -112,50 +138,34 @@ void bc__conv_forward(bc__layer *l, const float *x, const bc__exec *e) {
     const bc__conv_geom g = bc__geom(l);
     const int64_t n = e->n, p = (int64_t)g.oh * g.ow, out = l->wrows, K = l->wk;
     bc__binarize_weights(l, e);
-    const bool xnor = l->spec.binary && l->pm1_in && e->mac == BC__MAC_XNOR;
-    const float *w = l->spec.binary ? l->wbin : e->params + l->w;
-    if (xnor) {
-        const int64_t pixels = n * (int64_t)g.h * g.w, cw = bc__b1_words(g.c);
-        #pragma omp parallel for schedule(static)
-        for (int64_t b = 0; b < (pixels + 255) / 256; b++) {
-            int64_t r0 = b * 256, nr = pixels - r0 < 256 ? pixels - r0 : 256;
-            e->bin->pack_signs(e->pk + r0 * cw, cw, x + r0 * g.c, g.c, nr, g.c);
-        }
-    }
-    if (bc__direct(&g)) {
-        if (!xnor) {
-            bc__sgemm(false, true, n * p, out, K, 1.0f, x, K, w, K, 0.0f, l->act, out);
-        } else {
-            const int64_t cw = bc__b1_words(g.c), rows = n * p, blocks = (rows + BC__XNOR_ROWS - 1) / BC__XNOR_ROWS;
-            #pragma omp parallel for schedule(static)
-            for (int64_t b = 0; b < blocks; b++) {
-                int64_t r0 = b * BC__XNOR_ROWS, nr = rows - r0 < BC__XNOR_ROWS ? rows - r0 : BC__XNOR_ROWS;
-                int32_t *dots = (int32_t *)(e->scratch + bc__thread_id() * e->scratch_per_thread);
-                bc__xnor_rows(l, e, &g, e->pk + r0 * cw, nr, r0, dots, l->act + r0 * out);
-            }
-        }
+    if (l->spec.binary && l->pm1_in && e->mac == BC__MAC_XNOR) {
+        bc__pack_rows(e, e->pk, x, n * (int64_t)g.h * g.w, g.c);
+        bc__conv_xnor(l, e, e->pk, n, NULL, l->act);
+    } else if (bc__direct(&g)) {
+        const float *w = l->spec.binary ? l->wbin : e->params + l->w;
+        bc__sgemm(false, true, n * p, out, K, 1.0f, x, K, w, K, 0.0f, l->act, out);
     } else {
+        const float *w = l->spec.binary ? l->wbin : e->params + l->w;
         const int64_t chunks = bc__conv_chunks(l, n);
         #pragma omp parallel for schedule(static)
         for (int64_t ch = 0; ch < chunks; ch++) {
             int64_t s0, ns;
             bc__chunk(n, chunks, ch, &s0, &ns);
-            const int64_t rows = ns * p;
             float *scr = e->scratch + bc__thread_id() * e->scratch_per_thread;
-            float *y = l->act + s0 * p * out;
-            if (xnor) {
-                const int64_t cw = bc__b1_words(g.c), ww = (int64_t)g.k * g.k * cw;
-                uint64_t *col = (uint64_t *)scr;
-                int32_t *dots = (int32_t *)(col + rows * ww);
-                bc__im2col_bits(col, e->pk + s0 * (int64_t)g.h * g.w * cw, ns, cw, &g);
-                bc__xnor_rows(l, e, &g, col, rows, 0, dots, y);
-            } else {
-                bc__im2col(scr, x + s0 * l->in, ns, &g);
-                bc__sgemm_serial(false, true, rows, out, K, 1.0f, scr, K, w, K, 0.0f, y, out);
-            }
+            bc__im2col(scr, x + s0 * l->in, ns, &g);
+            bc__sgemm_serial(false, true, ns * p, out, K, 1.0f, scr, K, w, K, 0.0f, l->act + s0 * p * out, out);
         }
     }
     if (l->b >= 0) bc__add_bias(l->act, n * p, out, e->params + l->b);
+}
+
+void bc__pack_rows(const bc__exec *e, uint64_t *bits, const float *x, int64_t rows, int64_t k) {
+    const int64_t w = bc__b1_words(k);
+    #pragma omp parallel for schedule(static) if (rows * k > 16384)
+    for (int64_t b = 0; b < (rows + 255) / 256; b++) {
+        int64_t r0 = b * 256, nr = rows - r0 < 256 ? rows - r0 : 256;
+        e->bin->pack_signs(bits + r0 * w, w, x + r0 * k, k, nr, k);
+    }
 }
 
 void bc__conv_backward(bc__layer *l, const float *x, const float *dy, float *dx, const bc__exec *e) {

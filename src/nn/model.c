@@ -250,12 +250,24 @@ void bc_model_free(bc_model *m) {
     free(m->buffers);
     free(m->ws);
     free(m->ews);
+    for (int i = 0; i < 2; i++) { free(m->pbits[i]); free(m->pint[i]); }
+    free(m->pthr);
     free(m->scratch);
     free(m->wslots);
     free(m->pk);
     free(m->red);
     bc_netspec_free(m->spec);
     free(m);
+}
+
+bc_status bc_model_set_engine(bc_model *m, bc_engine e) {
+    if (e < 0 || e >= BC_ENGINE_COUNT) return bc__fail(BC_ERR_PARAM, "unknown engine %d", (int)e);
+    m->engine = e;
+    return BC_OK;
+}
+
+const char *bc_engine_name(bc_engine e) {
+    return e == BC_ENGINE_FLOAT ? "float" : e == BC_ENGINE_PACKED ? "packed" : "?";
 }
 
 const bc_netspec *bc_model_spec(const bc_model *m) { return m->spec; }
@@ -440,7 +452,7 @@ bc_status bc__model_reserve(bc_model *m, int64_t n, bc__mode mode) {
     return BC_OK;
 }
 
-static bc__exec bc__exec_of(bc_model *m, int64_t n, bc__mode mode, const int32_t *y) {
+bc__exec bc__exec_of(bc_model *m, int64_t n, bc__mode mode, const int32_t *y) {
     return (bc__exec){.mode = mode, .n = n, .params = m->params, .grads = m->grads,
                       .buffers = m->buffers, .seed = m->seed, .step = m->step, .labels = y,
                       .param_version = m->param_version, .mac = m->mac,
@@ -501,17 +513,20 @@ bc_status bc_model_predict(bc_model *m, const float *x, int64_t n, float *logits
     bc_status st = bc__check_batch(m, x, NULL, n);
     if (!st) st = bc__model_reserve(m, n, BC__MODE_EVAL);
     if (st) return st;
-    const float *z = bc__model_forward(m, x, n, BC__MODE_EVAL);
+    const float *z = m->engine == BC_ENGINE_PACKED ? bc__packed_forward(m, x, n) : bc__model_forward(m, x, n, BC__MODE_EVAL);
+    if (!z) return BC_ERR_NOMEM;
     memcpy(logits, z, (size_t)(n * m->n_classes) * sizeof(float));
     return BC_OK;
 }
 
-static int64_t bc__count_correct(const float *z, const int32_t *y, int64_t n, int32_t c) {
+/* Correct predictions (first maximum wins ties); pred (may be NULL) gets the classes. */
+static int64_t bc__count_correct(const float *z, const int32_t *y, int64_t n, int32_t c, int32_t *pred) {
     int64_t ok = 0;
     for (int64_t r = 0; r < n; r++) {
         int32_t best = 0;
         for (int32_t j = 1; j < c; j++)
             if (z[r * c + j] > z[r * c + best]) best = j;
+        if (pred) pred[r] = best;
         ok += best == y[r];
     }
     return ok;
@@ -524,7 +539,7 @@ bc_status bc_model_train_step(bc_model *m, const float *x, const int32_t *y, int
     if (!st) st = bc__model_reserve(m, n, BC__MODE_TRAIN);
     if (st) return st;
     const float *z = bc__model_forward(m, x, n, BC__MODE_TRAIN);
-    if (correct) *correct = bc__count_correct(z, y, n, m->n_classes);
+    if (correct) *correct = bc__count_correct(z, y, n, m->n_classes, NULL);
     double l = bc__model_backward(m, x, y, n, NULL);
     if (loss) *loss = (float)l;
     bc__optim_step(m, lr);
@@ -561,15 +576,16 @@ bc_status bc_model_loss_grad(bc_model *m, const float *x, const int32_t *y, int6
 
 /* Used by the evaluator: forward in eval mode into the workspace, count correct and loss. */
 bc_status bc__model_eval_batch(bc_model *m, const float *x, const int32_t *y, int64_t n,
-                               double *loss_sum, int64_t *correct) {
+                               double *loss_sum, int64_t *correct, int32_t *pred) {
     bc_status st = bc__check_batch(m, x, y, n);
     if (!st) st = bc__model_reserve(m, n, BC__MODE_EVAL);
     if (st) return st;
-    const float *z = bc__model_forward(m, x, n, BC__MODE_EVAL);
+    const float *z = m->engine == BC_ENGINE_PACKED ? bc__packed_forward(m, x, n) : bc__model_forward(m, x, n, BC__MODE_EVAL);
+    if (!z) return BC_ERR_NOMEM;
     const bc__layer *last = &m->layers[m->n_layers - 1];
     double l = 0;
     for (int64_t r = 0; r < n; r++) l -= log((double)fmaxf(last->aux[r * last->out + y[r]], 1e-30f));
     *loss_sum += l;
-    *correct += bc__count_correct(z, y, n, m->n_classes);
+    *correct += bc__count_correct(z, y, n, m->n_classes, pred);
     return BC_OK;
 }

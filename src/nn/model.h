@@ -101,6 +101,9 @@ void bc__conv_backward(bc__layer *l, const float *x, const float *dy, float *dx,
 void bc__bn_train_rows(const float *x, int64_t n, int64_t f, const float *gamma, const float *beta,
                        float *rmean, float *rvar, float momentum, float eps, float *xhat,
                        float *y, float *stat, double *red);
+/* Evaluation coefficients: y = x * scale + shift (bc__bn_apply) from the running statistics. */
+void bc__bn_eval_coeffs(const float *gamma, const float *beta, const float *rmean, const float *rvar,
+                        float eps, int64_t f, float *scale, float *shift);
 /* Evaluation: stat gets (scale, shift); y = x * scale + shift (bc__bn_apply). */
 void bc__bn_eval_rows(const float *x, int64_t n, int64_t f, const float *gamma, const float *beta,
                       const float *rmean, const float *rvar, float eps, float *y, float *stat);
@@ -127,6 +130,11 @@ void bc__shortcut_forward(bc__layer *l, const float *x, const bc__exec *e);
 void bc__shortcut_backward(bc__layer *l, const float *x, const float *dy, float *dx, const bc__exec *e);
 /* Refreshes wbin (and, for layers that may use XNOR, wpack/tapsum) when the parameters changed. */
 void bc__binarize_weights(bc__layer *l, const bc__exec *e);
+/* Packs rows of k floats into rows of ceil(k/64) words (signs, bit 1 = +1), in parallel. */
+void bc__pack_rows(const bc__exec *e, uint64_t *bits, const float *x, int64_t rows, int64_t k);
+/* A binary dense/conv layer on packed ±1 input xbits (n samples; per pixel ceil(c/64) words):
+ * the exact integer outputs, to yi (int32) or yf (float), (n, out features). */
+void bc__conv_xnor(const bc__layer *l, const bc__exec *e, const uint64_t *xbits, int64_t n, int32_t *yi, float *yf);
 /* Scratch floats per thread a dense or conv layer needs for a batch of n (im2col chunks). */
 int64_t bc__conv_scratch(const bc__layer *l, int64_t n);
 
@@ -161,6 +169,11 @@ struct bc_model {
     int64_t max_wcount;
     uint64_t *pk;
     double *red;
+    bc_engine engine;                      /* how predict / evaluate run (float by default) */
+    uint64_t *pbits[2];                    /* packed engine: ping-pong packed activations */
+    int32_t *pint[2];                      /* packed engine: ping-pong integer activations */
+    float *pthr;                           /* packed engine: per-channel thresholds */
+    int64_t prows;                         /* rows the packed buffers hold */
 };
 
 /* Makes the workspace of `mode` hold n rows and points every layer's buffers into it. Call it
@@ -172,7 +185,11 @@ const float *bc__model_forward(bc_model *m, const float *x, int64_t n, bc__mode 
 double bc__model_backward(bc_model *m, const float *x, const int32_t *y, int64_t n, float *input_grad);
 /* Eval-mode forward of a labelled batch: adds the summed loss and the correct count. */
 bc_status bc__model_eval_batch(bc_model *m, const float *x, const int32_t *y, int64_t n,
-                               double *loss_sum, int64_t *correct);
+                               double *loss_sum, int64_t *correct, int32_t *pred);
+/* The execution context of one forward or backward call. */
+bc__exec bc__exec_of(bc_model *m, int64_t n, bc__mode mode, const int32_t *y);
+/* Forward of the packed engine (src/nn/packed.c) in evaluation mode; returns the logits. */
+const float *bc__packed_forward(bc_model *m, const float *x, int64_t n);
 /* Optimizer update with the gradients in m->grads. */
 void bc__optim_step(bc_model *m, float lr);
 #endif

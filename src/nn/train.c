@@ -15,6 +15,11 @@ bc_train_opts bc_train_opts_default(const bc_netspec *spec) {
 #define BC__EVAL_BATCH 500
 
 bc_status bc_evaluate(bc_model *m, const bc_dataset *ds, const bc_norm *norm, int64_t batch, bc_eval_result *res) {
+    return bc_evaluate_predict(m, ds, norm, batch, NULL, res);
+}
+
+bc_status bc_evaluate_predict(bc_model *m, const bc_dataset *ds, const bc_norm *norm, int64_t batch,
+                              int32_t *pred, bc_eval_result *res) {
     memset(res, 0, sizeof *res);
     if (batch < 1) batch = BC__EVAL_BATCH;
     bc_shape s = bc_dataset_shape(ds);
@@ -34,7 +39,7 @@ bc_status bc_evaluate(bc_model *m, const bc_dataset *ds, const bc_norm *norm, in
         int64_t nb = n - b0 < batch ? n - b0 : batch;
         for (int64_t i = 0; i < nb; i++) idx[i] = b0 + i;
         bc_dataset_batch(ds, idx, nb, norm, x, y);
-        st = bc__model_eval_batch(m, x, y, nb, &loss, &correct);
+        st = bc__model_eval_batch(m, x, y, nb, &loss, &correct, pred ? pred + b0 : NULL);
     }
     double dt = bc__now() - t0;
     if (!st) {
