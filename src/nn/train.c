@@ -1,5 +1,6 @@
 /* The training loop and the evaluator: shuffling, batching, schedules, statistics. */
 #include "nn/model.h"
+#include "io/augment.h"
 
 #include <math.h>
 #include <string.h>
@@ -71,6 +72,13 @@ bc_status bc_train(bc_model *m, const bc_dataset *train, const bc_dataset *test,
     int32_t *y = bc__alloc((size_t)bs * sizeof(int32_t));
     int64_t *perm = bc__alloc((size_t)n * sizeof(int64_t));
     bc_status st = (x && y && perm) ? BC_OK : BC_ERR_NOMEM;
+    /* Augmentation ([net] crop_pad, flip): padded pixels are black, as when torchvision pads
+     * before normalising. */
+    bc__augment aug = bc__augment_default();
+    aug.pad = ts->crop_pad;
+    aug.flip = ts->flip;
+    bc__augment_fill_black(&aug, &o->norm);
+    if (!st && (aug.pad || aug.flip)) st = bc__augment_check(&aug, s);
     double train_time = 0;
     int64_t trained = 0;
     /* Batches of one sample cannot be batch-normalised; a last batch that small is dropped. */
@@ -85,6 +93,7 @@ bc_status bc_train(bc_model *m, const bc_dataset *train, const bc_dataset *test,
         for (int64_t b = 0; !st && b < n_batches && !stop; b++) {
             int64_t b0 = b * bs, nb = n - b0 < bs ? n - b0 : bs;
             bc_dataset_batch(train, perm + b0, nb, &o->norm, x, y);
+            if (aug.pad || aug.flip) bc__augment_batch(x, nb, s, &aug, bc__augment_key(o->seed, ep), perm + b0);
             float loss;
             int64_t ok;
             st = bc_model_train_step(m, x, y, nb, es.lr, &loss, &ok);
