@@ -283,6 +283,8 @@ const bc_netspec *bc_model_spec(const bc_model *m);
 bc_shape bc_model_input(const bc_model *m);
 int32_t bc_model_outputs(const bc_model *m);
 int64_t bc_model_param_count(const bc_model *m);
+/* Multiply-accumulates of one sample's forward pass in float and in binary (±1 x ±1) layers. */
+void bc_model_macs(const bc_model *m, int64_t *float_macs, int64_t *binary_macs);
 
 /* Named tensors of a model, the unit of checkpoints: "L<i>.<dense|bn>.<weight|bias|...>". */
 int32_t bc_model_tensor_count(const bc_model *m);

@@ -1,6 +1,7 @@
 /* im2col / col2im on channels-last activations: each tap copies a run of c contiguous values. */
 #include "kernels/im2col.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 /* Runs of c floats: a call to memcpy/memset costs more than the copy for small c. */
@@ -64,8 +65,9 @@ void bc__im2col_bits(uint64_t *restrict col, const uint64_t *restrict x, int64_t
                     int32_t iy = oy * g->stride - g->pad + ky;
                     for (int32_t kx = 0; kx < g->k; kx++, dst += cw) {
                         int32_t ix = ox * g->stride - g->pad + kx;
-                        if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) memset(dst, 0, (size_t)cw * sizeof *dst);
-                        else memcpy(dst, xs + ((int64_t)iy * g->w + ix) * cw, (size_t)cw * sizeof *dst);
+                        const uint64_t *src = xs + ((int64_t)iy * g->w + ix) * cw;
+                        bool pad = iy < 0 || iy >= g->h || ix < 0 || ix >= g->w;
+                        for (int64_t j = 0; j < cw; j++) dst[j] = pad ? 0 : src[j]; /* cw is small */
                     }
                 }
             }

@@ -260,6 +260,18 @@ void bc_model_free(bc_model *m) {
     free(m);
 }
 
+void bc_model_macs(const bc_model *m, int64_t *float_macs, int64_t *binary_macs) {
+    int64_t f = 0, b = 0;
+    for (int32_t i = 0; i < m->n_layers; i++) {
+        const bc__layer *l = &m->layers[i];
+        if (l->wrows <= 0) continue;
+        int64_t macs = l->wrows * l->wk * l->oshape.h * l->oshape.w;
+        if (l->spec.binary) b += macs; else f += macs;
+    }
+    if (float_macs) *float_macs = f;
+    if (binary_macs) *binary_macs = b;
+}
+
 bc_status bc_model_set_engine(bc_model *m, bc_engine e) {
     if (e < 0 || e >= BC_ENGINE_COUNT) return bc__fail(BC_ERR_PARAM, "unknown engine %d", (int)e);
     m->engine = e;

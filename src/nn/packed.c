@@ -155,7 +155,7 @@ static void bc__bn_sign_bits(bc__pk *s, const bc__layer *bn) {
                 int64_t mid = lo + (hi - lo + 1) / 2;
                 if (bc__fires(mid, bj, scale[j], shift[j])) lo = mid; else hi = mid - 1;
             }
-            thr[j] = (int32_t)lo;            /* fires iff x <= thr */
+            thr[j] = (int32_t)lo + 1;        /* fires iff x <= lo, i.e. not x >= lo + 1 */
         }
     }
     const int32_t *x = s->m->pint[s->cur];
@@ -164,10 +164,11 @@ static void bc__bn_sign_bits(bc__pk *s, const bc__layer *bn) {
     for (int64_t r = 0; r < s->n * px; r++) {
         const int32_t *xr = x + r * c;
         uint64_t *yr = y + r * cw;
-        memset(yr, 0, (size_t)cw * sizeof *yr);
-        for (int64_t j = 0; j < c; j++) {
-            bool bit = neg[j] ? xr[j] <= thr[j] : xr[j] >= thr[j];
-            yr[j / 64] |= (uint64_t)bit << (j % 64);
+        for (int64_t w = 0; w < cw; w++) {
+            uint64_t word = 0;
+            int64_t j0 = w * 64, j1 = j0 + 64 < c ? j0 + 64 : c;
+            for (int64_t j = j0; j < j1; j++) word |= (uint64_t)((xr[j] >= thr[j]) ^ neg[j]) << (j - j0);
+            yr[w] = word;
         }
     }
     s->st = ST_BITS;

@@ -93,7 +93,7 @@ static void on_epoch(void *user, const bc_epoch_stats *s) {
 }
 
 static bc_status write_metrics(const char *dir, const char *net, const char *data, const bc_train_result *res,
-                               const bc_train_opts *o, const bc_ctx *ctx, int64_t n_train, int64_t n_params) {
+                               const bc_train_opts *o, const bc_ctx *ctx, int64_t n_train, const bc_model *m) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "bitcell_version", BC_VERSION);
     cJSON_AddStringToObject(j, "network", net);
@@ -108,10 +108,14 @@ static bc_status write_metrics(const char *dir, const char *net, const char *dat
     cJSON_AddNumberToObject(j, "lr", o->spec.lr);
     cJSON_AddStringToObject(j, "optimizer", o->spec.optimizer == BC_OPT_ADAM ? "adam" : "sgd");
     cJSON_AddNumberToObject(j, "train_samples", (double)n_train);
-    cJSON_AddNumberToObject(j, "parameters", (double)n_params);
+    cJSON_AddNumberToObject(j, "parameters", (double)bc_model_param_count(m));
     cJSON_AddNumberToObject(j, "threads", bc_ctx_threads(ctx));
     cJSON_AddStringToObject(j, "cpu", bc_cpu_name(bc_ctx_cpu(ctx)));
     cJSON_AddNumberToObject(j, "peak_rss_mib", cli_peak_rss_mib());
+    int64_t fm = 0, bm = 0;
+    bc_model_macs(m, &fm, &bm);
+    cJSON_AddNumberToObject(j, "macs_float_per_sample", (double)fm);
+    cJSON_AddNumberToObject(j, "macs_binary_per_sample", (double)bm);
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
     if (!text) return BC_ERR_NOMEM;
@@ -253,7 +257,7 @@ int cmd_train(int argc, char **argv) {
     char path[4200];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     if ((st = bc_model_save(m, path, &res.facts))) { rc = cli_fail(st, NULL); goto out_series; }
-    if ((st = write_metrics(dir, bc_netspec_name(spec), data, &res, &o, ctx, r.n_train, bc_model_param_count(m)))) { rc = cli_fail(st, NULL); goto out_series; }
+    if ((st = write_metrics(dir, bc_netspec_name(spec), data, &res, &o, ctx, r.n_train, m))) { rc = cli_fail(st, NULL); goto out_series; }
     bc_series acc[2] = {{"train", r.ep, r.train_acc, r.n}, {"test", r.ep, r.test_acc, r.n}};
     bc_series loss[2] = {{"train", r.ep, r.train_loss, r.n}, {"test", r.ep, r.test_loss, r.n}};
     char title[128];
