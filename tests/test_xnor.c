@@ -182,6 +182,34 @@ static void test_dispatch(void) {
         BC_CHECK(strcmp(bc__bin_kernels_for((bc_cpu)c)->name, bc_cpu_name((bc_cpu)c)) == 0);
 }
 
+/* Threshold packing: each variant vs a per-element rule, odd widths, both comparison signs. */
+static void test_threshold_pack(const bc__bin_kernels *kern) {
+    enum { ROWS = 7, MAXK = 200 };
+    static int32_t x[ROWS * MAXK], mul[MAXK], thr[MAXK];
+    static uint64_t out[ROWS * 5];
+    bc_rng_key key = {.seed = 77, .purpose = BC_RNG_TEST, .layer = 9};
+    const int64_t widths[] = {1, 15, 16, 17, 63, 64, 65, 130, 200};
+    for (size_t t = 0; t < sizeof widths / sizeof widths[0]; t++) {
+        int64_t k = widths[t], words = bc__b1_words(k);
+        for (int64_t i = 0; i < ROWS * k; i++) x[i] = (int32_t)(bc_rng_u32(key, (uint64_t)(t * 100000 + i)) % 41) - 20;
+        for (int64_t j = 0; j < k; j++) {
+            mul[j] = bc_rng_u32(key, (uint64_t)(t * 100000 + 50000 + j)) & 1 ? 1 : -1;
+            thr[j] = (int32_t)(bc_rng_u32(key, (uint64_t)(t * 100000 + 60000 + j)) % 21) - 10;
+        }
+        memset(out, 0xAB, sizeof out);
+        kern->threshold_pack(out, 5, x, k, mul, thr, ROWS, k);
+        int bad = 0;
+        for (int64_t r = 0; r < ROWS; r++) {
+            for (int64_t j = 0; j < words * 64; j++) {
+                int want = j < k ? mul[j] * x[r * k + j] >= thr[j] : 0;
+                bad += (int)((out[r * 5 + j / 64] >> (j % 64)) & 1) != want;
+            }
+            for (int64_t w = words; w < 5; w++) bad += out[r * 5 + w] != 0xABABABABABABABABull; /* untouched */
+        }
+        BC_CHECK_MSG(bad == 0, "%s: threshold_pack k=%lld: %d wrong bits", kern->name, (long long)k, bad);
+    }
+}
+
 int main(void) {
     test_ref_vs_naive();
     test_dispatch();
@@ -191,6 +219,7 @@ int main(void) {
         test_pack(kern);
         test_gemm(kern);
         test_gemm_extremes(kern);
+        test_threshold_pack(kern);
     }
     return bc_t_report();
 }

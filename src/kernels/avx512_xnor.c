@@ -132,6 +132,30 @@ static void bc__pack_signs_avx512(uint64_t *restrict out, int64_t ldo, const flo
     }
 }
 
+/* 16 comparisons per instruction; four masks make one word. */
+static void bc__threshold_pack_avx512(uint64_t *restrict out, int64_t ldo, const int32_t *restrict x, int64_t ldx,
+                                      const int32_t *restrict mul, const int32_t *restrict thr, int64_t rows, int64_t k) {
+    const int64_t words = bc__b1_words(k);
+    for (int64_t r = 0; r < rows; r++) {
+        const int32_t *xr = x + r * ldx;
+        for (int64_t w = 0; w < words; w++) {
+            uint64_t word = 0;
+            for (int q = 0; q < 4; q++) {
+                int64_t j = w * 64 + q * 16;
+                if (j >= k) break;
+                __mmask16 valid = k - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (k - j)) - 1);
+                __m512i v = _mm512_maskz_loadu_epi32(valid, xr + j);
+                __m512i m = _mm512_maskz_loadu_epi32(valid, mul + j);
+                __m512i t = _mm512_maskz_loadu_epi32(valid, thr + j);
+                __mmask16 ge = _mm512_mask_cmpge_epi32_mask(valid, _mm512_mullo_epi32(v, m), t);
+                word |= (uint64_t)ge << (q * 16);
+            }
+            out[r * ldo + w] = word;
+        }
+    }
+}
+
 const bc__bin_kernels bc__bin_kernels_avx512 = {
-    .name = "avx512", .xnor_gemm = bc__xnor_gemm_avx512, .pack_signs = bc__pack_signs_avx512};
+    .name = "avx512", .xnor_gemm = bc__xnor_gemm_avx512, .pack_signs = bc__pack_signs_avx512,
+    .threshold_pack = bc__threshold_pack_avx512};
 #endif

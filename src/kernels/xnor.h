@@ -38,6 +38,11 @@ typedef struct {
      * out: (rows, ldo) words, ldo >= ceil(k/64); x: (rows, ldx) floats, ldx >= k. */
     void (*pack_signs)(uint64_t *restrict out, int64_t ldo, const float *restrict x, int64_t ldx,
                        int64_t rows, int64_t k);
+    /* Threshold packing: out row r bit j = (mul[j] * x[r*ldx + j] >= thr[j]), j < k; mul is
+     * +1 or -1 per column (a comparison x <= t is -x >= -t). Padding bits 0.
+     * out: (rows, ldo) words; x: (rows, ldx) int32, |x| < 2^31 - 1. */
+    void (*threshold_pack)(uint64_t *restrict out, int64_t ldo, const int32_t *restrict x, int64_t ldx,
+                           const int32_t *restrict mul, const int32_t *restrict thr, int64_t rows, int64_t k);
 } bc__bin_kernels;
 
 /* The best table not above cpu (scalar always exists). cpu must not exceed what the
@@ -49,6 +54,9 @@ void bc__xnor_gemm_ref(int32_t *restrict out, int64_t ldo, const uint64_t *restr
                        const uint64_t *restrict b, int64_t ldb, int64_t n, int64_t m, int64_t k);
 void bc__pack_signs_ref(uint64_t *restrict out, int64_t ldo, const float *restrict x, int64_t ldx,
                         int64_t rows, int64_t k);
+
+void bc__threshold_pack_ref(uint64_t *restrict out, int64_t ldo, const int32_t *restrict x, int64_t ldx,
+                            const int32_t *restrict mul, const int32_t *restrict thr, int64_t rows, int64_t k);
 
 #if defined(__x86_64__)
 /* Per-ISA tables, defined in avx2_xnor.c / avx512_xnor.c (built with their ISA flags). */

@@ -39,8 +39,21 @@ void bc__pack_signs_ref(uint64_t *restrict out, int64_t ldo, const float *restri
     }
 }
 
+void bc__threshold_pack_ref(uint64_t *restrict out, int64_t ldo, const int32_t *restrict x, int64_t ldx,
+                            const int32_t *restrict mul, const int32_t *restrict thr, int64_t rows, int64_t k) {
+    const int64_t words = bc__b1_words(k);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t w = 0; w < words; w++) {
+            uint64_t word = 0;
+            for (int64_t j = w * 64; j < k && j < w * 64 + 64; j++)
+                word |= (uint64_t)(mul[j] * x[r * ldx + j] >= thr[j]) << (j % 64);
+            out[r * ldo + w] = word;
+        }
+}
+
 static const bc__bin_kernels bc__bin_kernels_scalar = {
-    .name = "scalar", .xnor_gemm = bc__xnor_gemm_ref, .pack_signs = bc__pack_signs_ref};
+    .name = "scalar", .xnor_gemm = bc__xnor_gemm_ref, .pack_signs = bc__pack_signs_ref,
+    .threshold_pack = bc__threshold_pack_ref};
 
 const bc__bin_kernels *bc__bin_kernels_for(bc_cpu cpu) {
 #if defined(__x86_64__)

@@ -87,6 +87,7 @@ static void bc__xnor_rows(const bc__layer *l, const bc__exec *e, const bc__conv_
     const int64_t taps = (int64_t)g->k * g->k, cw = bc__b1_words(g->c), ww = taps * cw;
     const int64_t kbits = ww * 64, p = (int64_t)g->oh * g->ow, out = l->wrows;
     const int32_t pad_bits = (int32_t)(kbits - l->wk);
+    if (yi) dots = yi; /* integers wanted: correct them in place */
     e->bin->xnor_gemm(dots, out, col, ww, l->wpack, l->wpack_words, rows, out, kbits);
     for (int64_t r = 0; r < rows; r++) {
         int32_t *d = dots + r * out;
@@ -103,8 +104,8 @@ static void bc__xnor_rows(const bc__layer *l, const bc__exec *e, const bc__conv_
                     const int32_t *ts = l->tapsum + (ky * g->k + kx) * out;
                     for (int64_t j = 0; j < out; j++) d[j] += ts[j];
                 }
-        if (yi) memcpy(yi + r * out, d, (size_t)out * sizeof *d);
-        else for (int64_t j = 0; j < out; j++) yf[r * out + j] = (float)d[j];
+        if (!yi)
+            for (int64_t j = 0; j < out; j++) yf[r * out + j] = (float)d[j];
     }
 }
 

@@ -79,8 +79,8 @@ static void bc__materialise(bc__pk *s, float *dst) {
 
 /* Integer max pooling (no padding), ping-pong. */
 static void bc__int_maxpool(bc__pk *s, const bc__layer *l) {
-    const int32_t *x = s->m->pint[s->cur];
-    int32_t *y = s->m->pint[s->cur ^ 1];
+    const int32_t *restrict x = s->m->pint[s->cur];
+    int32_t *restrict y = s->m->pint[s->cur ^ 1];
     const bc_shape a = l->ishape, o = l->oshape;
     const int32_t k = l->spec.size, st = l->spec.stride;
     #pragma omp parallel for schedule(static)
@@ -133,17 +133,18 @@ static bool bc__fires(int64_t x, const float *bias, float scale, float shift) {
 static void bc__bn_sign_bits(bc__pk *s, const bc__layer *bn) {
     const int64_t c = bn->ishape.c, px = (int64_t)s->shape.h * s->shape.w, cw = bc__b1_words(c);
     float *scale = s->m->pthr, *shift = scale + c;
-    int32_t *thr = (int32_t *)(shift + c), *neg = thr + c;
+    int32_t *thr = (int32_t *)(shift + c), *mul = thr + c; /* bit = mul * x >= thr */
     bc__bn_eval_coeffs(s->e.params + bn->w, s->e.params + bn->b, s->e.buffers + bn->run_mean,
                        s->e.buffers + bn->run_var, bn->spec.eps, c, scale, shift);
     const float *bias = s->src->b >= 0 ? s->e.params + s->src->b : NULL;
     const int64_t lim = s->src->wk + 1; /* |dot| <= wk */
     for (int64_t j = 0; j < c; j++) {
         const float *bj = bias ? bias + j : NULL;
-        neg[j] = scale[j] < 0.0f;
+        bool neg = scale[j] < 0.0f;
+        mul[j] = neg ? -1 : 1;
         /* Monotone in x (non-decreasing for scale >= 0): binary search for the boundary. */
         int64_t lo = -lim, hi = lim + 1; /* non-decreasing: first x in [lo, hi) that fires */
-        if (!neg[j]) {
+        if (!neg) {
             while (lo < hi) {
                 int64_t mid = lo + (hi - lo) / 2;
                 if (bc__fires(mid, bj, scale[j], shift[j])) hi = mid; else lo = mid + 1;
@@ -155,21 +156,16 @@ static void bc__bn_sign_bits(bc__pk *s, const bc__layer *bn) {
                 int64_t mid = lo + (hi - lo + 1) / 2;
                 if (bc__fires(mid, bj, scale[j], shift[j])) lo = mid; else hi = mid - 1;
             }
-            thr[j] = (int32_t)lo + 1;        /* fires iff x <= lo, i.e. not x >= lo + 1 */
+            thr[j] = (int32_t)-lo;           /* fires iff x <= lo, i.e. -x >= -lo */
         }
     }
     const int32_t *x = s->m->pint[s->cur];
     uint64_t *y = s->m->pbits[0];
+    const int64_t rows = s->n * px;
     #pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < s->n * px; r++) {
-        const int32_t *xr = x + r * c;
-        uint64_t *yr = y + r * cw;
-        for (int64_t w = 0; w < cw; w++) {
-            uint64_t word = 0;
-            int64_t j0 = w * 64, j1 = j0 + 64 < c ? j0 + 64 : c;
-            for (int64_t j = j0; j < j1; j++) word |= (uint64_t)((xr[j] >= thr[j]) ^ neg[j]) << (j - j0);
-            yr[w] = word;
-        }
+    for (int64_t b = 0; b < (rows + 63) / 64; b++) {
+        int64_t r0 = b * 64, nr = rows - r0 < 64 ? rows - r0 : 64;
+        s->e.bin->threshold_pack(y + r0 * cw, cw, x + r0 * c, c, mul, thr, nr, c);
     }
     s->st = ST_BITS;
     s->cur = 0;
