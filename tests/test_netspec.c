@@ -61,6 +61,11 @@ static bc_netspec *good(const char *text, int src_line) {
 static void test_errors(void) {
     BAD_AT(4, "unknown section [convolution]", "[net]\n[dense]\nunits = 3\n[convolution]\n[softmax]\n");
     BAD_AT(1, "unknown section", "[Dense]\nunits = 3\n[softmax]\n");
+    BAD_AT(1, "[conv] needs filters", "[conv]\nsize = 3\n[softmax]\n");
+    BAD_AT(3, "size '0'", "[conv]\nfilters = 4\nsize = 0\n[softmax]\n");
+    BAD_AT(2, "from '0': expected a negative layer offset", "[shortcut]\nfrom = 0\n[softmax]\n");
+    BAD_AT(2, "unknown key 'filters' in [maxpool]", "[maxpool]\nfilters = 2\n[softmax]\n");
+    BAD_AT(2, "reaches before the first layer", "[relu]\n[shortcut]\nfrom = -5\n[softmax]\n");
     BAD_AT(3, "unknown key 'unitz' in [dense]", "; a comment\n[dense]\nunitz = 3\n[softmax]\n");
     BAD_AT(2, "unknown key 'rate' in [bn]", "[bn]\nrate = 0.5\n" L3);
     BAD_AT(3, "unknown key 'units' in [net]", "[net]\nname = x\nunits = 4\n" L3);

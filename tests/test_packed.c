@@ -96,6 +96,18 @@ int main(void) {
     /* mlp-bnn pattern. */
     check_net("mlp", "[dense]\nunits = 100\nbias = 0\n[bn]\n[sign]\n[dense]\nunits = 77\nbinary = 1\n[bn]\n[sign]\n"
               "[dense]\nunits = 10\n[softmax]\n", (bc_shape){1, 5, 5});
+    /* Layers that do not fit their input are shape errors naming the layer's line. */
+    const char *misfits[] = {"[conv]\nfilters = 2\nsize = 9\npad = 0\n[softmax]\n",
+                             "[maxpool]\nsize = 6\n[softmax]\n",
+                             "[relu]\n[conv]\nfilters = 3\nstride = 2\n[shortcut]\nfrom = -2\n[softmax]\n" /* 5x5 onto 3x3 */};
+    for (int i = 0; i < 3; i++) {
+        bc_netspec *spec = NULL;
+        bc_model *m = NULL;
+        BC_CHECK(bc_netspec_parse_text(misfits[i], "misfit", &spec) == BC_OK);
+        bc_status st = spec ? bc_model_new(g_ctx, spec, (bc_shape){1, 5, 5}, 1, &m) : BC_ERR_PARAM;
+        BC_CHECK_MSG(st == BC_ERR_SHAPE && m == NULL && strstr(bc_last_error(), "net:"), "misfit %d: %s", i, bc_last_error());
+        bc_netspec_free(spec);
+    }
     bc_ctx_free(g_ctx);
     return bc_t_report();
 }
