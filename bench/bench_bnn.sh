@@ -116,25 +116,25 @@ bc_cpu="$(jnum "$metrics" cpu)"
 macs_f="$(jnum "$metrics" macs_float_per_sample)"
 macs_b="$(jnum "$metrics" macs_binary_per_sample)"
 
-bc_eval="" bc_evals=()
-for i in 1 2 3; do
-    ev_line="$("$BITCELL" eval "$tmp/run/model.safetensors" --threads "$threads" --batch 500 | tail -n 1)"
-    echo "  eval $i: $ev_line" >&2
-    v="$(kv "$ev_line" eval_samples_per_s)"; need "bitcell eval_samples_per_s" "$v"
-    bc_evals+=("$v")
-    bc_eval="$(awk -v a="$v" -v b="${bc_eval:-0}" 'BEGIN { print (a + 0 > b + 0) ? a : b }')"
-done
+# best_eval ENGINE: runs `bitcell eval` 3 times; sets best (samples/s) and runs (all three).
+best_eval() {
+    best="" runs=()
+    for i in 1 2 3; do
+        ev_line="$("$BITCELL" eval "$tmp/run/model.safetensors" --threads "$threads" --batch 500 --engine "$1" | tail -n 1)"
+        echo "  $1 eval $i: $ev_line" >&2
+        v="$(kv "$ev_line" eval_samples_per_s)"; need "bitcell $1 eval_samples_per_s" "$v"
+        runs+=("$v")
+        best="$(awk -v a="$v" -v b="${best:-0}" 'BEGIN { print (a + 0 > b + 0) ? a : b }')"
+    done
+}
+best_eval float
+bc_eval="$best" bc_evals=("${runs[@]}")
 
 # The packed engine (cnn): best of 3; and the kernel peaks measured now, on this machine.
 bc_packed="" packed_evals=() mismatch=""
 if [ "$model" = cnn ]; then
-    for i in 1 2 3; do
-        ev_line="$("$BITCELL" eval "$tmp/run/model.safetensors" --threads "$threads" --batch 500 --engine packed | tail -n 1)"
-        echo "  packed eval $i: $ev_line" >&2
-        v="$(kv "$ev_line" eval_samples_per_s)"; need "bitcell packed eval_samples_per_s" "$v"
-        packed_evals+=("$v")
-        bc_packed="$(awk -v a="$v" -v b="${bc_packed:-0}" 'BEGIN { print (a + 0 > b + 0) ? a : b }')"
-    done
+    best_eval packed
+    bc_packed="$best" packed_evals=("${runs[@]}")
     mismatch="$(kv "$("$BITCELL" eval "$tmp/run/model.safetensors" --threads "$threads" --engine both | tail -n 1)" prediction_mismatches)"
     peak_bin="${PEAK:-$(dirname "$BITCELL")/bc_kernel_peak}"
     [ -x "$peak_bin" ] || { echo "bench_bnn: no $peak_bin (build the bc_kernel_peak target or set PEAK=)" >&2; exit 1; }

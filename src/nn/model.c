@@ -366,20 +366,27 @@ static bc_status bc__reserve_scratch(bc_model *m, int64_t n) {
     return BC_OK;
 }
 
+/* Replaces *buf with a zeroed block of n rows of per_row floats when it holds fewer rows. */
+static bc_status bc__grow(float **buf, int64_t *rows, int64_t n, size_t per_row) {
+    if (n <= *rows) return BC_OK;
+    size_t floats, bytes;
+    if (!bc__mul_size(per_row, (size_t)n, &floats) || !bc__mul_size(floats, sizeof(float), &bytes))
+        return bc__fail(BC_ERR_NOMEM, "workspace for %lld rows overflows", (long long)n);
+    float *ws = bc__alloc(bytes);
+    if (!ws) return BC_ERR_NOMEM;
+    free(*buf);
+    *buf = ws;
+    *rows = n;
+    return BC_OK;
+}
+
 /* Training layout: every layer keeps its output (and aux, pending gradient, projection
  * buffers) for the backward pass, plus two gradient buffers. */
 static bc_status bc__reserve_train(bc_model *m, int64_t n) {
-    if (n > m->ws_rows) {
-        size_t per_row = 2 * (size_t)m->max_width, floats, bytes;
-        for (int32_t i = 0; i < m->n_layers; i++) per_row += (size_t)m->layers[i].out + bc__layer_extra(&m->layers[i]);
-        if (!bc__mul_size(per_row, (size_t)n, &floats) || !bc__mul_size(floats, sizeof(float), &bytes))
-            return bc__fail(BC_ERR_NOMEM, "workspace for %lld rows overflows", (long long)n);
-        float *ws = bc__alloc(bytes);
-        if (!ws) return BC_ERR_NOMEM;
-        free(m->ws);
-        m->ws = ws;
-        m->ws_rows = n;
-    }
+    size_t per_row = 2 * (size_t)m->max_width;
+    for (int32_t i = 0; i < m->n_layers; i++) per_row += (size_t)m->layers[i].out + bc__layer_extra(&m->layers[i]);
+    bc_status st = bc__grow(&m->ws, &m->ws_rows, n, per_row);
+    if (st) return st;
     n = m->ws_rows;
     float *p = m->ws;
     for (int32_t i = 0; i < m->n_layers; i++) {
@@ -412,22 +419,15 @@ static bc_status bc__reserve_train(bc_model *m, int64_t n) {
  * the loss's probabilities and projection taps get their own. A fraction of the training
  * layout, so evaluation can use large batches. */
 static bc_status bc__reserve_eval(bc_model *m, int64_t n) {
-    if (n > m->ews_rows) {
-        size_t per_row = 2 * (size_t)m->max_width, floats, bytes;
-        for (int32_t i = 0; i < m->n_layers; i++) {
-            const bc__layer *l = &m->layers[i];
-            if (l->has_reader) per_row += (size_t)l->out;
-            if (l->spec.kind == BC_LAYER_SOFTMAX) per_row += (size_t)l->out;
-            if (l->g >= 0) per_row += (size_t)(l->oshape.h * l->oshape.w) * (size_t)l->wk;
-        }
-        if (!bc__mul_size(per_row, (size_t)n, &floats) || !bc__mul_size(floats, sizeof(float), &bytes))
-            return bc__fail(BC_ERR_NOMEM, "workspace for %lld rows overflows", (long long)n);
-        float *ws = bc__alloc(bytes);
-        if (!ws) return BC_ERR_NOMEM;
-        free(m->ews);
-        m->ews = ws;
-        m->ews_rows = n;
+    size_t per_row = 2 * (size_t)m->max_width;
+    for (int32_t i = 0; i < m->n_layers; i++) {
+        const bc__layer *l = &m->layers[i];
+        if (l->has_reader) per_row += (size_t)l->out;
+        if (l->spec.kind == BC_LAYER_SOFTMAX) per_row += (size_t)l->out;
+        if (l->g >= 0) per_row += (size_t)(l->oshape.h * l->oshape.w) * (size_t)l->wk;
     }
+    bc_status st = bc__grow(&m->ews, &m->ews_rows, n, per_row);
+    if (st) return st;
     n = m->ews_rows;
     float *ping[2] = {m->ews, m->ews + n * m->max_width}, *p = m->ews + 2 * n * m->max_width;
     const float *prev = NULL;

@@ -8,6 +8,10 @@
 
 #include <string.h>
 
+/* The projection's batch norm uses PyTorch's BatchNorm2d defaults. */
+#define BC__PROJ_MOMENTUM 0.1f
+#define BC__PROJ_EPS 1e-5f
+
 /* sub (n * oh * ow, cs) = a sampled at every stride-th pixel. */
 static void bc__gather(float *sub, const float *a, int64_t n, bc_shape src, bc_shape dst, int32_t stride) {
     #pragma omp parallel for schedule(static)
@@ -48,9 +52,9 @@ void bc__shortcut_forward(bc__layer *l, const float *x, const bc__exec *e) {
     const float *gamma = e->params + l->g, *beta = e->params + l->beta;
     float *rm = e->buffers + l->run_mean, *rv = e->buffers + l->run_var;
     if (e->mode == BC__MODE_TRAIN)
-        bc__bn_train_rows(l->act, rows, D.c, gamma, beta, rm, rv, 0.1f, 1e-5f, l->aux, l->act, l->stat, e->red);
+        bc__bn_train_rows(l->act, rows, D.c, gamma, beta, rm, rv, BC__PROJ_MOMENTUM, BC__PROJ_EPS, l->aux, l->act, l->stat, e->red);
     else
-        bc__bn_eval_rows(l->act, rows, D.c, gamma, beta, rm, rv, 1e-5f, l->act, l->stat);
+        bc__bn_eval_rows(l->act, rows, D.c, gamma, beta, rm, rv, BC__PROJ_EPS, l->act, l->stat);
     #pragma omp parallel for schedule(static) if (total > 16384)
     for (int64_t i = 0; i < total; i++) l->act[i] += x[i];
 }
