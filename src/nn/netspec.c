@@ -1,12 +1,11 @@
-/* Network description files: strict INI, one section per layer, errors as "file:line: msg".
- * inih does the key/value parsing; a line reader around it tracks line numbers and section
- * headers, because the Debian build of inih reports neither empty sections nor line numbers. */
+/* Network description files: strict INI (src/io/ini_lines.c), one section per layer, errors as
+ * "file:line: msg". */
 #include "bc_internal.h"
 #include "nn/netspec.h"
+#include "io/ini_lines.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <ini.h>
 #include <math.h>
 #include <string.h>
 
@@ -16,13 +15,10 @@
 typedef enum { SEC_NONE, SEC_NET, SEC_GROUP, SEC_LAYER } bc__sec_kind;
 
 typedef struct {
-    const char *origin;
-    const char *cursor; /* reader position in the text */
-    int32_t line;       /* line last handed to inih */
+    bc__ini ini;        /* origin, current line, first error */
     bc__sec_kind sec;   /* kind of the section being filled */
     int32_t sec_line;
     bc_netspec *spec;
-    bc_status st;
     bool saw_net;
 } bc__parse;
 
@@ -57,30 +53,6 @@ static bc_layer_spec bc__layer_default(bc_layer_kind k, int32_t line) {
 
 /* ---- value parsers: the whole string must be consumed and in range */
 
-static bool bc__int(const char *v, int64_t lo, int64_t hi, int32_t *out) {
-    char *end;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (errno || end == v || *end || x < lo || x > hi) return false;
-    *out = (int32_t)x;
-    return true;
-}
-
-static bool bc__float(const char *v, double lo, double hi, float *out) {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (errno || end == v || *end || !isfinite(x) || x < lo || x > hi) return false;
-    *out = (float)x;
-    return true;
-}
-
-static bool bc__bool(const char *v, bool *out) {
-    if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes")) { *out = true; return true; }
-    if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no")) { *out = false; return true; }
-    return false;
-}
-
 static bool bc__name(const char *v, char *out) {
     size_t n = strlen(v);
     if (n == 0 || n >= BC_NAME_MAX) return false;
@@ -90,12 +62,12 @@ static bool bc__name(const char *v, char *out) {
     return true;
 }
 
-#define BAD(...) (p->st = bc__fail(BC_ERR_FORMAT, __VA_ARGS__), 0)
+#define BAD(...) (p->ini.st = bc__fail(BC_ERR_FORMAT, __VA_ARGS__), 0)
 
 static int bc__net_key(bc__parse *p, const char *k, const char *v) {
     bc_train_spec *t = &p->spec->train;
-    const char *o = p->origin;
-    int32_t ln = p->line;
+    const char *o = p->ini.origin;
+    int32_t ln = p->ini.line;
     if (!strcmp(k, "name")) {
         if (!bc__name(v, p->spec->name)) return BAD("%s:%d: name '%s': use 1-31 letters, digits, '_', '-', '.'", o, ln, v);
     } else if (!strcmp(k, "input")) {
@@ -106,38 +78,38 @@ static int bc__net_key(bc__parse *p, const char *k, const char *v) {
         p->spec->input = (bc_shape){c, h, w};
         p->spec->has_input = true;
     } else if (!strcmp(k, "batch")) {
-        if (!bc__int(v, 1, 65536, &t->batch)) return BAD("%s:%d: batch '%s': expected an integer in [1, 65536]", o, ln, v);
+        if (!bc__ini_int(v, 1, 65536, &t->batch)) return BAD("%s:%d: batch '%s': expected an integer in [1, 65536]", o, ln, v);
     } else if (!strcmp(k, "epochs")) {
-        if (!bc__int(v, 1, 100000, &t->epochs)) return BAD("%s:%d: epochs '%s': expected an integer in [1, 100000]", o, ln, v);
+        if (!bc__ini_int(v, 1, 100000, &t->epochs)) return BAD("%s:%d: epochs '%s': expected an integer in [1, 100000]", o, ln, v);
     } else if (!strcmp(k, "optimizer")) {
         if (!strcmp(v, "adam")) t->optimizer = BC_OPT_ADAM;
         else if (!strcmp(v, "sgd")) t->optimizer = BC_OPT_SGD;
         else return BAD("%s:%d: optimizer '%s': expected adam or sgd", o, ln, v);
     } else if (!strcmp(k, "lr")) {
-        if (!bc__float(v, 1e-9, 10.0, &t->lr)) return BAD("%s:%d: lr '%s': expected a number in [1e-9, 10]", o, ln, v);
+        if (!bc__ini_float(v, 1e-9, 10.0, &t->lr)) return BAD("%s:%d: lr '%s': expected a number in [1e-9, 10]", o, ln, v);
     } else if (!strcmp(k, "momentum")) {
-        if (!bc__float(v, 0.0, 0.999999, &t->momentum)) return BAD("%s:%d: momentum '%s': expected a number in [0, 1)", o, ln, v);
+        if (!bc__ini_float(v, 0.0, 0.999999, &t->momentum)) return BAD("%s:%d: momentum '%s': expected a number in [0, 1)", o, ln, v);
     } else if (!strcmp(k, "beta1")) {
-        if (!bc__float(v, 0.0, 0.999999, &t->beta1)) return BAD("%s:%d: beta1 '%s': expected a number in [0, 1)", o, ln, v);
+        if (!bc__ini_float(v, 0.0, 0.999999, &t->beta1)) return BAD("%s:%d: beta1 '%s': expected a number in [0, 1)", o, ln, v);
     } else if (!strcmp(k, "beta2")) {
-        if (!bc__float(v, 0.0, 0.999999, &t->beta2)) return BAD("%s:%d: beta2 '%s': expected a number in [0, 1)", o, ln, v);
+        if (!bc__ini_float(v, 0.0, 0.999999, &t->beta2)) return BAD("%s:%d: beta2 '%s': expected a number in [0, 1)", o, ln, v);
     } else if (!strcmp(k, "weight_decay")) {
-        if (!bc__float(v, 0.0, 1.0, &t->weight_decay)) return BAD("%s:%d: weight_decay '%s': expected a number in [0, 1]", o, ln, v);
+        if (!bc__ini_float(v, 0.0, 1.0, &t->weight_decay)) return BAD("%s:%d: weight_decay '%s': expected a number in [0, 1]", o, ln, v);
     } else if (!strcmp(k, "schedule")) {
         if (!strcmp(v, "cosine")) t->schedule = BC_SCHED_COSINE;
         else if (!strcmp(v, "step")) t->schedule = BC_SCHED_STEP;
         else if (!strcmp(v, "const")) t->schedule = BC_SCHED_CONST;
         else return BAD("%s:%d: schedule '%s': expected cosine, step or const", o, ln, v);
     } else if (!strcmp(k, "step_epochs")) {
-        if (!bc__int(v, 1, 100000, &t->step_epochs)) return BAD("%s:%d: step_epochs '%s': expected an integer >= 1", o, ln, v);
+        if (!bc__ini_int(v, 1, 100000, &t->step_epochs)) return BAD("%s:%d: step_epochs '%s': expected an integer >= 1", o, ln, v);
     } else if (!strcmp(k, "step_gamma")) {
-        if (!bc__float(v, 1e-6, 1.0, &t->step_gamma)) return BAD("%s:%d: step_gamma '%s': expected a number in (0, 1]", o, ln, v);
+        if (!bc__ini_float(v, 1e-6, 1.0, &t->step_gamma)) return BAD("%s:%d: step_gamma '%s': expected a number in (0, 1]", o, ln, v);
     } else if (!strcmp(k, "crop_pad")) {
-        if (!bc__int(v, 0, 64, &t->crop_pad)) return BAD("%s:%d: crop_pad '%s': expected an integer in [0, 64]", o, ln, v);
+        if (!bc__ini_int(v, 0, 64, &t->crop_pad)) return BAD("%s:%d: crop_pad '%s': expected an integer in [0, 64]", o, ln, v);
     } else if (!strcmp(k, "flip")) {
-        if (!bc__bool(v, &t->flip)) return BAD("%s:%d: flip '%s': expected 0 or 1", o, ln, v);
+        if (!bc__ini_bool(v, &t->flip)) return BAD("%s:%d: flip '%s': expected 0 or 1", o, ln, v);
     } else if (!strcmp(k, "binary_ends")) {
-        if (!bc__bool(v, &t->binary_ends)) return BAD("%s:%d: binary_ends '%s': expected 0 or 1", o, ln, v);
+        if (!bc__ini_bool(v, &t->binary_ends)) return BAD("%s:%d: binary_ends '%s': expected 0 or 1", o, ln, v);
     } else {
         return BAD("%s:%d: unknown key '%s' in [net]", o, ln, k);
     }
@@ -147,23 +119,23 @@ static int bc__net_key(bc__parse *p, const char *k, const char *v) {
 static int bc__group_key(bc__parse *p, const char *k, const char *v) {
     bc_group_spec *g = &p->spec->groups[p->spec->n_groups - 1];
     if (!strcmp(k, "name")) {
-        if (!bc__name(v, g->name)) return BAD("%s:%d: group name '%s': use 1-31 letters, digits, '_', '-', '.'", p->origin, p->line, v);
+        if (!bc__name(v, g->name)) return BAD("%s:%d: group name '%s': use 1-31 letters, digits, '_', '-', '.'", p->ini.origin, p->ini.line, v);
         for (int32_t i = 0; i < p->spec->n_groups - 1; i++)
-            if (!strcmp(p->spec->groups[i].name, g->name)) return BAD("%s:%d: group '%s' defined twice", p->origin, p->line, v);
+            if (!strcmp(p->spec->groups[i].name, g->name)) return BAD("%s:%d: group '%s' defined twice", p->ini.origin, p->ini.line, v);
     } else if (!strcmp(k, "lr_scale")) {
-        if (!bc__float(v, 0.0, 1000.0, &g->lr_scale)) return BAD("%s:%d: lr_scale '%s': expected a number in [0, 1000]", p->origin, p->line, v);
+        if (!bc__ini_float(v, 0.0, 1000.0, &g->lr_scale)) return BAD("%s:%d: lr_scale '%s': expected a number in [0, 1000]", p->ini.origin, p->ini.line, v);
     } else if (!strcmp(k, "weight_decay")) {
-        if (!bc__float(v, 0.0, 1.0, &g->weight_decay)) return BAD("%s:%d: weight_decay '%s': expected a number in [0, 1]", p->origin, p->line, v);
+        if (!bc__ini_float(v, 0.0, 1.0, &g->weight_decay)) return BAD("%s:%d: weight_decay '%s': expected a number in [0, 1]", p->ini.origin, p->ini.line, v);
     } else {
-        return BAD("%s:%d: unknown key '%s' in [group]", p->origin, p->line, k);
+        return BAD("%s:%d: unknown key '%s' in [group]", p->ini.origin, p->ini.line, k);
     }
     return 1;
 }
 
 static int bc__layer_key(bc__parse *p, const char *k, const char *v) {
     bc_layer_spec *l = &p->spec->layers[p->spec->n_layers - 1];
-    const char *o = p->origin, *sec = bc_layer_kind_name(l->kind);
-    int32_t ln = p->line;
+    const char *o = p->ini.origin, *sec = bc_layer_kind_name(l->kind);
+    int32_t ln = p->ini.line;
     bool is_dense = l->kind == BC_LAYER_DENSE, is_bn = l->kind == BC_LAYER_BN;
     bool is_conv = l->kind == BC_LAYER_CONV, is_short = l->kind == BC_LAYER_SHORTCUT;
     bool is_pool = l->kind == BC_LAYER_MAXPOOL || l->kind == BC_LAYER_AVGPOOL;
@@ -171,120 +143,87 @@ static int bc__layer_key(bc__parse *p, const char *k, const char *v) {
     if (!strcmp(k, "group") && (weighted || is_bn)) {
         if (!bc__name(v, l->group)) return BAD("%s:%d: group '%s': use 1-31 letters, digits, '_', '-', '.'", o, ln, v);
     } else if (is_dense && !strcmp(k, "units")) {
-        if (!bc__int(v, 1, 1 << 20, &l->units)) return BAD("%s:%d: units '%s': expected an integer in [1, 1048576]", o, ln, v);
+        if (!bc__ini_int(v, 1, 1 << 20, &l->units)) return BAD("%s:%d: units '%s': expected an integer in [1, 1048576]", o, ln, v);
     } else if (is_conv && !strcmp(k, "filters")) {
-        if (!bc__int(v, 1, 1 << 16, &l->units)) return BAD("%s:%d: filters '%s': expected an integer in [1, 65536]", o, ln, v);
+        if (!bc__ini_int(v, 1, 1 << 16, &l->units)) return BAD("%s:%d: filters '%s': expected an integer in [1, 65536]", o, ln, v);
     } else if ((is_conv || is_pool) && !strcmp(k, "size")) {
-        if (!bc__int(v, 1, 64, &l->size)) return BAD("%s:%d: size '%s': expected an integer in [1, 64]", o, ln, v);
+        if (!bc__ini_int(v, 1, 64, &l->size)) return BAD("%s:%d: size '%s': expected an integer in [1, 64]", o, ln, v);
     } else if ((is_conv || is_pool) && !strcmp(k, "stride")) {
-        if (!bc__int(v, 1, 64, &l->stride)) return BAD("%s:%d: stride '%s': expected an integer in [1, 64]", o, ln, v);
+        if (!bc__ini_int(v, 1, 64, &l->stride)) return BAD("%s:%d: stride '%s': expected an integer in [1, 64]", o, ln, v);
     } else if (is_conv && !strcmp(k, "pad")) {
-        if (!bc__int(v, 0, 32, &l->pad)) return BAD("%s:%d: pad '%s': expected an integer in [0, 32]", o, ln, v);
+        if (!bc__ini_int(v, 0, 32, &l->pad)) return BAD("%s:%d: pad '%s': expected an integer in [0, 32]", o, ln, v);
     } else if (is_short && !strcmp(k, "from")) {
-        if (!bc__int(v, -BC__MAX_LAYERS, -1, &l->from)) return BAD("%s:%d: from '%s': expected a negative layer offset such as -3", o, ln, v);
+        if (!bc__ini_int(v, -BC__MAX_LAYERS, -1, &l->from)) return BAD("%s:%d: from '%s': expected a negative layer offset such as -3", o, ln, v);
     } else if (weighted && !strcmp(k, "binary")) {
-        if (!bc__bool(v, &l->binary)) return BAD("%s:%d: binary '%s': expected 0 or 1", o, ln, v);
+        if (!bc__ini_bool(v, &l->binary)) return BAD("%s:%d: binary '%s': expected 0 or 1", o, ln, v);
         if (!l->bias_set) l->bias = !l->binary;
     } else if ((is_dense || is_conv) && !strcmp(k, "bias")) {
-        if (!bc__bool(v, &l->bias)) return BAD("%s:%d: bias '%s': expected 0 or 1", o, ln, v);
+        if (!bc__ini_bool(v, &l->bias)) return BAD("%s:%d: bias '%s': expected 0 or 1", o, ln, v);
         l->bias_set = true;
     } else if (is_bn && !strcmp(k, "momentum")) {
-        if (!bc__float(v, 0.0, 1.0, &l->momentum)) return BAD("%s:%d: momentum '%s': expected a number in [0, 1]", o, ln, v);
+        if (!bc__ini_float(v, 0.0, 1.0, &l->momentum)) return BAD("%s:%d: momentum '%s': expected a number in [0, 1]", o, ln, v);
     } else if (is_bn && !strcmp(k, "eps")) {
-        if (!bc__float(v, 1e-12, 1.0, &l->eps)) return BAD("%s:%d: eps '%s': expected a number in [1e-12, 1]", o, ln, v);
+        if (!bc__ini_float(v, 1e-12, 1.0, &l->eps)) return BAD("%s:%d: eps '%s': expected a number in [1e-12, 1]", o, ln, v);
     } else if (l->kind == BC_LAYER_DROPOUT && !strcmp(k, "rate")) {
-        if (!bc__float(v, 0.0, 0.99, &l->rate)) return BAD("%s:%d: rate '%s': expected a number in [0, 0.99]", o, ln, v);
+        if (!bc__ini_float(v, 0.0, 0.99, &l->rate)) return BAD("%s:%d: rate '%s': expected a number in [0, 0.99]", o, ln, v);
     } else {
         return BAD("%s:%d: unknown key '%s' in [%s]", o, ln, k, sec);
     }
     return 1;
 }
 
-static int bc__handler(void *user, const char *section, const char *key, const char *value) {
-    bc__parse *p = user;
-    (void)section; /* the reader already classified the current section */
-    if (p->st) return 0;
+static int bc__handler(bc__ini *ini, const char *key, const char *value) {
+    bc__parse *p = ini->user;
     switch (p->sec) {
     case SEC_NET: return bc__net_key(p, key, value);
     case SEC_GROUP: return bc__group_key(p, key, value);
     case SEC_LAYER: return bc__layer_key(p, key, value);
     case SEC_NONE: break;
     }
-    return BAD("%s:%d: key '%s' before the first section", p->origin, p->line, key);
+    return BAD("%s:%d: key '%s' before the first section", p->ini.origin, p->ini.line, key);
 }
 
 /* A [group] must be named by the time its section ends. */
 static bool bc__group_done(bc__parse *p) {
     if (p->sec == SEC_GROUP && !p->spec->groups[p->spec->n_groups - 1].name[0]) {
-        p->st = bc__fail(BC_ERR_FORMAT, "%s:%d: [group] has no name", p->origin, p->sec_line);
+        p->ini.st = bc__fail(BC_ERR_FORMAT, "%s:%d: [group] has no name", p->ini.origin, p->sec_line);
         return false;
     }
     return true;
 }
 
-/* Opens a new section when inih is about to see a header line. */
-static void bc__section(bc__parse *p, const char *line) {
+/* Opens a new section at a header line. */
+static void bc__section(bc__ini *ini, const char *name) {
+    bc__parse *p = ini->user;
     if (!bc__group_done(p)) return;
-    const char *close = strchr(line, ']');
-    char name[64] = "";
-    size_t n = close ? (size_t)(close - line - 1) : 0;
-    if (!close || n == 0 || n >= sizeof name) {
-        p->st = bc__fail(BC_ERR_FORMAT, "%s:%d: malformed section header", p->origin, p->line);
-        return;
-    }
-    memcpy(name, line + 1, n);
-    name[n] = '\0';
-    p->sec_line = p->line;
+    p->sec_line = p->ini.line;
     bc_netspec *s = p->spec;
     if (!strcmp(name, "net")) {
-        if (p->saw_net) { p->st = bc__fail(BC_ERR_FORMAT, "%s:%d: a second [net] section", p->origin, p->line); return; }
-        if (s->n_layers) { p->st = bc__fail(BC_ERR_FORMAT, "%s:%d: [net] must come before the layers", p->origin, p->line); return; }
+        if (p->saw_net) { p->ini.st = bc__fail(BC_ERR_FORMAT, "%s:%d: a second [net] section", p->ini.origin, p->ini.line); return; }
+        if (s->n_layers) { p->ini.st = bc__fail(BC_ERR_FORMAT, "%s:%d: [net] must come before the layers", p->ini.origin, p->ini.line); return; }
         p->saw_net = true;
         p->sec = SEC_NET;
         return;
     }
     if (!strcmp(name, "group")) {
-        if (s->n_groups >= BC_MAX_GROUPS) { p->st = bc__fail(BC_ERR_FORMAT, "%s:%d: more than %d groups", p->origin, p->line, BC_MAX_GROUPS); return; }
+        if (s->n_groups >= BC_MAX_GROUPS) { p->ini.st = bc__fail(BC_ERR_FORMAT, "%s:%d: more than %d groups", p->ini.origin, p->ini.line, BC_MAX_GROUPS); return; }
         s->groups[s->n_groups++] = (bc_group_spec){.lr_scale = 1.0f, .weight_decay = -1.0f};
         p->sec = SEC_GROUP;
         return;
     }
     for (int k = 0; k < BC_LAYER_COUNT; k++) {
         if (strcmp(name, bc__layer_names[k])) continue;
-        if (s->n_layers >= BC__MAX_LAYERS) { p->st = bc__fail(BC_ERR_FORMAT, "%s:%d: more than %d layers", p->origin, p->line, BC__MAX_LAYERS); return; }
-        s->layers[s->n_layers++] = bc__layer_default((bc_layer_kind)k, p->line);
+        if (s->n_layers >= BC__MAX_LAYERS) { p->ini.st = bc__fail(BC_ERR_FORMAT, "%s:%d: more than %d layers", p->ini.origin, p->ini.line, BC__MAX_LAYERS); return; }
+        s->layers[s->n_layers++] = bc__layer_default((bc_layer_kind)k, p->ini.line);
         p->sec = SEC_LAYER;
         return;
     }
-    p->st = bc__fail(BC_ERR_FORMAT, "%s:%d: unknown section [%s] (layers: dense, conv, bn, sign, relu, hardtanh, maxpool, avgpool, gap, flatten, shortcut, dropout, softmax; also [net], [group])", p->origin, p->line, name);
-}
-
-/* inih line reader: hands out one line at a time, left-trimmed (so indentation is harmless
- * and never read as a multi-line continuation), and notes section headers in order. */
-static char *bc__reader(char *str, int num, void *stream) {
-    bc__parse *p = stream;
-    if (!*p->cursor || p->st) return NULL;
-    const char *nl = strchr(p->cursor, '\n');
-    size_t len = nl ? (size_t)(nl - p->cursor + 1) : strlen(p->cursor);
-    const char *start = p->cursor;
-    p->cursor += len;
-    p->line++;
-    while (len && (*start == ' ' || *start == '\t')) { start++; len--; }
-    if (len && start[len - 1] == '\n') len--; /* the limit is on the text, not its line end */
-    if (len && start[len - 1] == '\r') len--;
-    if (len >= (size_t)num) {
-        p->st = bc__fail(BC_ERR_FORMAT, "%s:%d: line longer than %d characters", p->origin, p->line, num - 1);
-        return NULL;
-    }
-    memcpy(str, start, len);
-    str[len] = '\0';
-    if (str[0] == '[') bc__section(p, str);
-    return str;
+    p->ini.st = bc__fail(BC_ERR_FORMAT, "%s:%d: unknown section [%s] (layers: dense, conv, bn, sign, relu, hardtanh, maxpool, avgpool, gap, flatten, shortcut, dropout, softmax; also [net], [group])", p->ini.origin, p->ini.line, name);
 }
 
 static bc_status bc__validate(bc__parse *p) {
     bc_netspec *s = p->spec;
-    const char *o = p->origin;
+    const char *o = p->ini.origin;
     if (s->n_layers == 0) return bc__fail(BC_ERR_FORMAT, "%s: no layers", o);
     for (int32_t i = 0; i < s->n_groups; i++) {
         if (!s->groups[i].name[0]) return bc__fail(BC_ERR_FORMAT, "%s: [group] number %d has no name", o, i + 1);
@@ -333,12 +272,10 @@ bc_status bc_netspec_parse_text(const char *text, const char *origin, bc_netspec
     s->layers = layers;
     s->train = bc_train_spec_default();
     snprintf(s->name, sizeof s->name, "net");
-    bc__parse p = {.origin = origin, .cursor = text, .spec = s};
-    int r = ini_parse_stream(bc__reader, &p, bc__handler, &p);
-    bc_status st = p.st;
-    if (!st && r > 0) st = bc__fail(BC_ERR_FORMAT, "%s:%d: syntax error (expected [section] or key = value)", origin, r);
-    if (!st && r < 0) st = bc__fail(BC_ERR_NOMEM, "%s: parser failed", origin);
-    if (!st && !bc__group_done(&p)) st = p.st;
+    bc__parse p = {.ini = {.origin = origin, .section = bc__section, .key = bc__handler}, .spec = s};
+    p.ini.user = &p;
+    bc_status st = bc__ini_parse(&p.ini, text);
+    if (!st && !bc__group_done(&p)) st = p.ini.st;
     if (!st) st = bc__validate(&p);
     if (st) { bc_netspec_free(s); return st; }
     *out = s;
