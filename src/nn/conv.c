@@ -13,6 +13,7 @@
 #include "nn/model.h"
 #include "kernels/gemm.h"
 #include "kernels/im2col.h"
+#include "cim/cim.h"
 
 #include <math.h>
 #include <string.h>
@@ -20,35 +21,34 @@
 #define BC__CONV_COL_CAP (1 << 21) /* floats of im2col per chunk, roughly (8 MiB) */
 #define BC__XNOR_ROWS 128          /* rows per XNOR task in the direct path */
 
-static bc__conv_geom bc__geom(const bc__layer *l) {
+bc__conv_geom bc__conv_geom_of(const bc__layer *l) {
     if (l->spec.kind != BC_LAYER_CONV)
         return (bc__conv_geom){.h = 1, .w = 1, .c = (int32_t)l->in, .k = 1, .stride = 1, .pad = 0, .oh = 1, .ow = 1};
     return (bc__conv_geom){.h = l->ishape.h, .w = l->ishape.w, .c = l->ishape.c, .k = l->spec.size,
                            .stride = l->spec.stride, .pad = l->spec.pad, .oh = l->oshape.h, .ow = l->oshape.w};
 }
 
-static bool bc__direct(const bc__conv_geom *g) { return g->k == 1 && g->stride == 1 && g->pad == 0; }
+bool bc__conv_direct(const bc__conv_geom *g) { return g->k == 1 && g->stride == 1 && g->pad == 0; }
 
-/* Chunks a batch of n samples is cut into: a multiple of BC__WSLOTS, enough to keep each
- * chunk's im2col near the cap, at most n. */
-static int64_t bc__conv_chunks(const bc__layer *l, int64_t n) {
-    bc__conv_geom g = bc__geom(l);
+int64_t bc__conv_chunks(const bc__layer *l, int64_t n) {
+    bc__conv_geom g = bc__conv_geom_of(l);
     int64_t total = n * g.oh * g.ow * l->wk, per = (int64_t)BC__WSLOTS * BC__CONV_COL_CAP;
     int64_t nc = BC__WSLOTS * ((total + per - 1) / per);
     return nc < n ? nc : n;
 }
 
-static void bc__chunk(int64_t n, int64_t nc, int64_t i, int64_t *s0, int64_t *ns) {
+void bc__conv_chunk(int64_t n, int64_t nc, int64_t i, int64_t *s0, int64_t *ns) {
     *s0 = i * n / nc;
     *ns = (i + 1) * n / nc - *s0;
 }
 
 int64_t bc__conv_scratch(const bc__layer *l, int64_t n) {
-    bc__conv_geom g = bc__geom(l);
+    bc__conv_geom g = bc__conv_geom_of(l);
     int64_t p = (int64_t)g.oh * g.ow, taps = (int64_t)g.k * g.k;
-    if (bc__direct(&g)) return l->pm1_in && l->spec.binary ? BC__XNOR_ROWS * l->wrows : 0;
+    /* Binary layers may also run on a CIM chip: its group outputs come after the im2col. */
+    if (bc__conv_direct(&g)) return l->pm1_in && l->spec.binary ? BC__XNOR_ROWS * l->wrows + bc__cim_scratch(l, BC__XNOR_ROWS) : 0;
     int64_t nc = bc__conv_chunks(l, n), rows = (n + nc - 1) / nc * p;
-    int64_t fl = rows * l->wk;                                          /* float im2col */
+    int64_t fl = rows * l->wk + (l->spec.binary ? bc__cim_scratch(l, rows) : 0); /* float im2col */
     int64_t pk = rows * taps * bc__b1_words(g.c) * 2 + rows * l->wrows; /* bits + int32 dots */
     return fl > pk ? fl : pk;
 }
@@ -61,7 +61,7 @@ void bc__binarize_weights(bc__layer *l, const bc__exec *e) {
     #pragma omp parallel for schedule(static) if (nw > 16384)
     for (int64_t i = 0; i < nw; i++) l->wbin[i] = w[i] >= 0.0f ? 1.0f : -1.0f; /* sign(0) = +1 */
     if (!l->wpack) return;
-    bc__conv_geom g = bc__geom(l);
+    bc__conv_geom g = bc__conv_geom_of(l);
     const int64_t taps = (int64_t)g.k * g.k, cw = bc__b1_words(g.c);
     for (int64_t o = 0; o < l->wrows; o++) {
         const float *wr = l->wbin + o * l->wk;
@@ -110,9 +110,9 @@ static void bc__xnor_rows(const bc__layer *l, const bc__exec *e, const bc__conv_
 }
 
 void bc__conv_xnor(const bc__layer *l, const bc__exec *e, const uint64_t *xbits, int64_t n, int32_t *yi, float *yf) {
-    const bc__conv_geom g = bc__geom(l);
+    const bc__conv_geom g = bc__conv_geom_of(l);
     const int64_t p = (int64_t)g.oh * g.ow, out = l->wrows, cw = bc__b1_words(g.c);
-    if (bc__direct(&g)) {
+    if (bc__conv_direct(&g)) {
         const int64_t rows = n * p, blocks = (rows + BC__XNOR_ROWS - 1) / BC__XNOR_ROWS;
         #pragma omp parallel for schedule(static)
         for (int64_t b = 0; b < blocks; b++) {
@@ -126,7 +126,7 @@ void bc__conv_xnor(const bc__layer *l, const bc__exec *e, const uint64_t *xbits,
     #pragma omp parallel for schedule(static)
     for (int64_t ch = 0; ch < chunks; ch++) {
         int64_t s0, ns;
-        bc__chunk(n, chunks, ch, &s0, &ns);
+        bc__conv_chunk(n, chunks, ch, &s0, &ns);
         const int64_t rows = ns * p;
         uint64_t *col = (uint64_t *)(e->scratch + bc__thread_id() * e->scratch_per_thread);
         int32_t *dots = (int32_t *)(col + rows * ww);
@@ -136,13 +136,16 @@ void bc__conv_xnor(const bc__layer *l, const bc__exec *e, const uint64_t *xbits,
 }
 
 void bc__conv_forward(bc__layer *l, const float *x, const bc__exec *e) {
-    const bc__conv_geom g = bc__geom(l);
+    const bc__conv_geom g = bc__conv_geom_of(l);
     const int64_t n = e->n, p = (int64_t)g.oh * g.ow, out = l->wrows, K = l->wk;
     bc__binarize_weights(l, e);
-    if (l->spec.binary && l->pm1_in && e->mac == BC__MAC_XNOR) {
+    bc__cim_layer *cl = bc__cim_layer_of(e->chip, l->index);
+    if (cl) {
+        bc__cim_forward(e->chip, cl, x, e);
+    } else if (l->spec.binary && l->pm1_in && e->mac == BC__MAC_XNOR) {
         bc__pack_rows(e, e->pk, x, n * (int64_t)g.h * g.w, g.c);
         bc__conv_xnor(l, e, e->pk, n, NULL, l->act);
-    } else if (bc__direct(&g)) {
+    } else if (bc__conv_direct(&g)) {
         const float *w = l->spec.binary ? l->wbin : e->params + l->w;
         bc__sgemm(false, true, n * p, out, K, 1.0f, x, K, w, K, 0.0f, l->act, out);
     } else {
@@ -151,7 +154,7 @@ void bc__conv_forward(bc__layer *l, const float *x, const bc__exec *e) {
         #pragma omp parallel for schedule(static)
         for (int64_t ch = 0; ch < chunks; ch++) {
             int64_t s0, ns;
-            bc__chunk(n, chunks, ch, &s0, &ns);
+            bc__conv_chunk(n, chunks, ch, &s0, &ns);
             float *scr = e->scratch + bc__thread_id() * e->scratch_per_thread;
             bc__im2col(scr, x + s0 * l->in, ns, &g);
             bc__sgemm_serial(false, true, ns * p, out, K, 1.0f, scr, K, w, K, 0.0f, l->act + s0 * p * out, out);
@@ -170,11 +173,11 @@ void bc__pack_rows(const bc__exec *e, uint64_t *bits, const float *x, int64_t ro
 }
 
 void bc__conv_backward(bc__layer *l, const float *x, const float *dy, float *dx, const bc__exec *e) {
-    const bc__conv_geom g = bc__geom(l);
+    const bc__conv_geom g = bc__conv_geom_of(l);
     const int64_t n = e->n, p = (int64_t)g.oh * g.ow, out = l->wrows, K = l->wk, nw = out * K;
     float *dw = e->grads + l->w;
     const float *w = l->spec.binary ? l->wbin : e->params + l->w;
-    if (bc__direct(&g)) {
+    if (bc__conv_direct(&g)) {
         bc__sgemm(true, false, out, K, n * p, 1.0f, dy, out, x, K, 0.0f, dw, K);
         if (dx) bc__sgemm(false, false, n * p, K, out, 1.0f, dy, out, w, K, 0.0f, dx, K);
     } else {
@@ -186,7 +189,7 @@ void bc__conv_backward(bc__layer *l, const float *x, const float *dy, float *dx,
             float *col = e->scratch + bc__thread_id() * e->scratch_per_thread;
             for (int64_t ch = gi * chunks / groups; ch < (gi + 1) * chunks / groups; ch++) {
                 int64_t s0, ns;
-                bc__chunk(n, chunks, ch, &s0, &ns);
+                bc__conv_chunk(n, chunks, ch, &s0, &ns);
                 const int64_t rows = ns * p;
                 const float *dyc = dy + s0 * p * out;
                 bc__im2col(col, x + s0 * l->in, ns, &g);

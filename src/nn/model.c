@@ -1,5 +1,6 @@
 /* Model construction from a network description, parameter layout, forward and backward. */
 #include "nn/model.h"
+#include "cim/cim.h"
 
 #include <math.h>
 #include <string.h>
@@ -278,6 +279,12 @@ bc_status bc_model_set_engine(bc_model *m, bc_engine e) {
     return BC_OK;
 }
 
+bc_status bc_model_set_chip(bc_model *m, bc_cim_chip *chip) {
+    if (chip && chip->model != m) return bc__fail(BC_ERR_PARAM, "bc_model_set_chip: the chip was made for another model");
+    m->chip = chip;
+    return BC_OK;
+}
+
 const char *bc_engine_name(bc_engine e) {
     return e == BC_ENGINE_FLOAT ? "float" : e == BC_ENGINE_PACKED ? "packed" : "?";
 }
@@ -470,7 +477,7 @@ bc__exec bc__exec_of(bc_model *m, int64_t n, bc__mode mode, const int32_t *y) {
                       .param_version = m->param_version, .mac = m->mac,
                       .bin = bc__bin_kernels_for(m->ctx->cpu), .scratch = m->scratch,
                       .scratch_per_thread = m->scratch_per_thread, .wslots = m->wslots,
-                      .pk = m->pk, .red = m->red, .model = m};
+                      .pk = m->pk, .red = m->red, .model = m, .chip = m->chip};
 }
 
 const float *bc__model_forward(bc_model *m, const float *x, int64_t n, bc__mode mode) {
@@ -525,7 +532,7 @@ bc_status bc_model_predict(bc_model *m, const float *x, int64_t n, float *logits
     bc_status st = bc__check_batch(m, x, NULL, n);
     if (!st) st = bc__model_reserve(m, n, BC__MODE_EVAL);
     if (st) return st;
-    const float *z = m->engine == BC_ENGINE_PACKED ? bc__packed_forward(m, x, n) : bc__model_forward(m, x, n, BC__MODE_EVAL);
+    const float *z = m->engine == BC_ENGINE_PACKED && !m->chip ? bc__packed_forward(m, x, n) : bc__model_forward(m, x, n, BC__MODE_EVAL);
     if (!z) return BC_ERR_NOMEM;
     memcpy(logits, z, (size_t)(n * m->n_classes) * sizeof(float));
     return BC_OK;
@@ -592,7 +599,7 @@ bc_status bc__model_eval_batch(bc_model *m, const float *x, const int32_t *y, in
     bc_status st = bc__check_batch(m, x, y, n);
     if (!st) st = bc__model_reserve(m, n, BC__MODE_EVAL);
     if (st) return st;
-    const float *z = m->engine == BC_ENGINE_PACKED ? bc__packed_forward(m, x, n) : bc__model_forward(m, x, n, BC__MODE_EVAL);
+    const float *z = m->engine == BC_ENGINE_PACKED && !m->chip ? bc__packed_forward(m, x, n) : bc__model_forward(m, x, n, BC__MODE_EVAL);
     if (!z) return BC_ERR_NOMEM;
     const bc__layer *last = &m->layers[m->n_layers - 1];
     double l = 0;

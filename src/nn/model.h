@@ -4,6 +4,7 @@
 #include "bc_internal.h"
 #include "nn/netspec.h"
 #include "kernels/xnor.h"
+#include "kernels/im2col.h"
 
 /* A named tensor: a slice of either the trainable block (params/grads/optimizer state share
  * offsets) or the buffer block (running statistics, not trained). */
@@ -71,6 +72,7 @@ typedef struct {
     int64_t scratch_per_thread;
     float *wslots;          /* weight-gradient partial sums: BC__WSLOTS * max weight count */
     const struct bc_model *model;
+    struct bc_cim_chip *chip; /* mapped binary layers run on this CIM chip (NULL: digital) */
 } bc__exec;
 
 /* Fixed number of partial weight-gradient sums a batch is split into: the reduction order is
@@ -135,6 +137,14 @@ void bc__pack_rows(const bc__exec *e, uint64_t *bits, const float *x, int64_t ro
 /* A binary dense/conv layer on packed ±1 input xbits (n samples; per pixel ceil(c/64) words):
  * the exact integer outputs, to yi (int32) or yf (float), (n, out features). */
 void bc__conv_xnor(const bc__layer *l, const bc__exec *e, const uint64_t *xbits, int64_t n, int32_t *yi, float *yf);
+/* Geometry of a dense (1x1 on a 1x1 image) or conv layer. */
+bc__conv_geom bc__conv_geom_of(const bc__layer *l);
+/* True for layers that multiply their input directly, without im2col (dense, 1x1 stride 1). */
+bool bc__conv_direct(const bc__conv_geom *g);
+/* Chunks a batch of n samples is cut into for im2col: a multiple of BC__WSLOTS, enough to keep
+ * each chunk's im2col near its cap, at most n; chunk i holds samples [*s0, *s0 + *ns). */
+int64_t bc__conv_chunks(const bc__layer *l, int64_t n);
+void bc__conv_chunk(int64_t n, int64_t nc, int64_t i, int64_t *s0, int64_t *ns);
 /* Scratch floats per thread a dense or conv layer needs for a batch of n (im2col chunks). */
 int64_t bc__conv_scratch(const bc__layer *l, int64_t n);
 
@@ -170,6 +180,7 @@ struct bc_model {
     uint64_t *pk;
     double *red;
     bc_engine engine;                      /* how predict / evaluate run (float by default) */
+    struct bc_cim_chip *chip;              /* CIM chip binary layers run on (NULL: digital) */
     uint64_t *pbits[2];                    /* packed engine: ping-pong packed activations */
     int32_t *pint[2];                      /* packed engine: ping-pong integer activations */
     float *pthr;                           /* packed engine: per-channel thresholds */

@@ -1,0 +1,58 @@
+/* Private layout of a CIM chip instance and the executor that runs mapped layers on it. */
+#ifndef BC_CIM_CIM_H
+#define BC_CIM_CIM_H
+#include "bitcell_cim.h"
+#include "nn/model.h"
+
+/* Streams of the keyed RNG that make up a chip. */
+enum { BC__RNG_CIM_CELL = 16, BC__RNG_CIM_OFFSET = 17, BC__RNG_CIM_READ = 18 };
+
+/* One binary layer on its arrays. Rows i (K of them, im2col order) and columns j (N outputs)
+ * index the weight matrix as stored, (N, K) row-major. */
+typedef struct {
+    const bc__layer *l;
+    int64_t K, N;
+    int32_t G, A;        /* row groups; array row tiles */
+    int32_t *g_k0;       /* (G + 1) first row of each group; g_k0[G] = K */
+    int32_t *g_array;    /* (G) array row tile each group lies in */
+    int32_t taps;        /* conv with padding: size * size (per-tap sums below); else 0 */
+    float *cell;         /* (N, K) relative current of each cell, c = 1 + delta */
+    float *beff;         /* (N, K) sign(w) * c, remade when the weights change */
+    float *gsum;         /* (G, N) sum of c over each group's cells */
+    float *tsum;         /* (taps, G, N) the same restricted to one tap's rows */
+    int32_t *tcount;     /* (taps, G) rows of a tap inside a group */
+    float *vref;         /* (G) SA reference of each group, volts */
+    float *offset;       /* (A, N) SA / ADC input-referred offset of each array column, volts */
+    uint64_t wversion;   /* param_version beff was made from (0: never) */
+    uint64_t reads;      /* forward calls so far: keys the per-read noise */
+} bc__cim_layer;
+
+struct bc_cim_chip {
+    bc_cim_hw hw;
+    const bc_model *model;
+    uint64_t seed;
+    uint32_t index;
+    int32_t n_mapped;
+    bc__cim_layer *mapped;
+    bc__cim_layer **by_layer; /* (model layers) NULL where the layer stays digital */
+};
+
+/* Bitline voltage after a group discharged: twice_s = 2 * (summed relative current of the
+ * discharging cells). Shared by the readout and the SA reference so that a partial sum of
+ * exactly zero meets the reference exactly (sign(0) = +1, as in the digital layer). */
+static inline float bc__cim_bitline(float vdd, float half_dv, float v_floor, float twice_s) {
+    float v = vdd - half_dv * twice_s;
+    return v < v_floor ? v_floor : v;
+}
+
+/* Relative current c of a cell whose threshold moved by dvth_mV (src/cim/hw.c). */
+double bc__cim_cell_current(const bc_cim_hw *hw, double dvth_mV);
+/* The mapped record of model layer `index`, or NULL when it runs digitally. */
+static inline bc__cim_layer *bc__cim_layer_of(const bc_cim_chip *c, int32_t index) {
+    return c ? c->by_layer[index] : NULL;
+}
+/* Forward of a mapped layer through the chip: x (n, in) ±1 -> l->act (n, out), no bias. */
+void bc__cim_forward(const bc_cim_chip *chip, bc__cim_layer *cl, const float *x, const bc__exec *e);
+/* Scratch floats per thread bc__cim_forward needs beyond the layer's im2col. */
+int64_t bc__cim_scratch(const bc__layer *l, int64_t rows);
+#endif

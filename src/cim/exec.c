@@ -1,0 +1,162 @@
+/* The CIM executor: a mapped binary layer's multiply-accumulates as the arrays do them.
+ *
+ * For a group g of rows and a column j, the matching cells' summed relative current is
+ *     S = sum_i valid_i * c_ij * (1 + x_i w_ij) / 2 = (D + Y) / 2,
+ *     D = sum_{valid i in g} c_ij,   Y = sum_{i in g} x_i * (w_ij c_ij)
+ * with x = 0 on padded taps (their wordlines stay off). Y is one float GEMM per group with the
+ * chip's effective weights w*c; D is a per-chip constant, less the padded taps' sums at image
+ * borders. For mismatch-discharging cells S = (D - Y) / 2. Without variation c = 1 and every
+ * quantity is a small integer held exactly in float, so the ideal readout reproduces the
+ * digital layer bit for bit. */
+#include "cim/cim.h"
+#include "kernels/gemm.h"
+#include "kernels/im2col.h"
+
+#include <math.h>
+#include <string.h>
+
+#define BC__CIM_ROWS 128 /* rows per task in the direct (dense) path */
+
+int64_t bc__cim_scratch(const bc__layer *l, int64_t rows) { return rows * l->wrows + l->wrows; }
+
+/* Per-layer constants of the readout, in the units the inner loop wants. */
+typedef struct {
+    bc_cim_readout kind;
+    float sgn;         /* +1: matches discharge; -1: mismatches do */
+    float vdd, floor_v, half_dv; /* V_BL = max(floor, vdd - half_dv * (D +- Y)) */
+    float inv_step_v;  /* ADC: 1 / (volts per code) */
+    float step;        /* ADC: cells per code */
+    float max_code;
+    float sigma_read;  /* volts */
+} bc__readout;
+
+static bc__readout bc__readout_of(const bc_cim_hw *hw) {
+    const double dv = bc_cim_hw_dv_cell_V(hw);
+    const int32_t fs = hw->adc_full_scale_rows ? hw->adc_full_scale_rows : hw->rows_on;
+    const double levels = ldexp(1.0, hw->adc_bits) - 1.0;
+    /* An ADC with at least one level per cell resolves every count; otherwise its ladder
+     * spreads the levels uniformly over the full scale. */
+    const double step = levels >= fs ? 1.0 : fs / levels;
+    return (bc__readout){.kind = hw->readout, .sgn = hw->cell == BC_CIM_CELL_XNOR_MATCH ? 1.0f : -1.0f,
+                         .vdd = (float)hw->vdd_V, .floor_v = (float)hw->v_floor_V, .half_dv = (float)(0.5 * dv),
+                         .inv_step_v = (float)(1.0 / (dv * step)), .step = (float)step,
+                         .max_code = (float)(levels >= fs ? fs : levels), .sigma_read = (float)(hw->sigma_read_mV * 1e-3)};
+}
+
+/* ADC level k (1-based): the bitline voltage of (k - 1/2) * step discharging cells, by the
+ * bitline's own expression but unclamped (the ladder does not stop at the bitline's floor). */
+static inline float bc__adc_level(const bc__readout *ro, float k) {
+    return ro->vdd - ro->half_dv * ((2.0f * k - 1.0f) * ro->step);
+}
+
+/* The code: how many levels the input is at or below. The closed form is only a first guess;
+ * the exact comparisons settle values on a level the way the comparators do. */
+static inline float bc__adc_code(const bc__readout *ro, float v) {
+    float code = floorf((ro->vdd - v) * ro->inv_step_v + 0.5f);
+    code = code < 0.0f ? 0.0f : (code > ro->max_code ? ro->max_code : code);
+    while (code < ro->max_code && v <= bc__adc_level(ro, code + 1.0f)) code += 1.0f;
+    while (code > 0.0f && v > bc__adc_level(ro, code)) code -= 1.0f;
+    return code;
+}
+
+/* Reads group g of `rows` rows: y (rows, N) from the GEMM; adds each readout to out (rows, N)
+ * (first group: stores). row0 is the first row's index in the batch (pixel position, noise key). */
+static void bc__read_group(const bc_cim_chip *chip, const bc__cim_layer *cl, const bc__readout *ro,
+                           const bc__conv_geom *geo, int32_t g, const float *y, int64_t rows, int64_t row0,
+                           int64_t batch_rows, float *dvec, float *out) {
+    const int64_t N = cl->N, G = cl->G, p = (int64_t)geo->oh * geo->ow;
+    const float *gsum = cl->gsum + g * N, *off = cl->offset + (int64_t)cl->g_array[g] * N;
+    const float rows_g = (float)(cl->g_k0[g + 1] - cl->g_k0[g]);
+    const float vref = cl->vref[g];
+    const bc_rng_key kr = {.seed = chip->seed, .purpose = BC__RNG_CIM_READ, .chip = chip->index, .layer = (uint32_t)cl->l->index};
+    for (int64_t r = 0; r < rows; r++) {
+        const float *d = gsum, *yr = y + r * N;
+        float nvalid = rows_g, *o = out + r * N;
+        int64_t pix = (row0 + r) % p;
+        int32_t oy = (int32_t)(pix / geo->ow), ox = (int32_t)(pix % geo->ow);
+        if (cl->taps && bc__conv_border(geo, oy, ox)) {
+            /* Padded taps drive no wordline: their cells neither count nor conduct. */
+            memcpy(dvec, gsum, (size_t)N * sizeof *dvec);
+            for (int32_t ky = 0; ky < geo->k; ky++)
+                for (int32_t kx = 0; kx < geo->k; kx++) {
+                    int32_t iy = oy * geo->stride - geo->pad + ky, ix = ox * geo->stride - geo->pad + kx;
+                    if (iy >= 0 && iy < geo->h && ix >= 0 && ix < geo->w) continue;
+                    int64_t t = ky * geo->k + kx;
+                    if (!cl->tcount[t * G + g]) continue;
+                    nvalid -= (float)cl->tcount[t * G + g];
+                    const float *ts = cl->tsum + (t * G + g) * N;
+                    for (int64_t j = 0; j < N; j++) dvec[j] -= ts[j];
+                }
+            d = dvec;
+        }
+        const uint64_t key0 = (cl->reads * (uint64_t)batch_rows + (uint64_t)(row0 + r)) * (uint64_t)G + (uint64_t)g;
+        for (int64_t j = 0; j < N; j++) {
+            float pj;
+            if (ro->kind == BC_CIM_READ_IDEAL) {
+                /* 2S - valid rows, signed: the exact partial sum when c = 1. */
+                pj = yr[j] + (d[j] - nvalid);
+            } else {
+                float v = bc__cim_bitline(ro->vdd, ro->half_dv, ro->floor_v, d[j] + ro->sgn * yr[j]);
+                if (ro->sigma_read > 0.0f) v += ro->sigma_read * bc_rng_normal(kr, key0 * (uint64_t)N + (uint64_t)j);
+                v += off[j];
+                if (ro->kind == BC_CIM_READ_SA) {
+                    /* +1 when the partial sum is >= 0 (sign(0) = +1, as in the digital layer):
+                     * at least half the rows match, so the bitline fell to the reference or
+                     * below (matches discharge) or stayed at it or above (mismatches do). */
+                    bool plus = ro->sgn > 0.0f ? v <= vref : v >= vref;
+                    pj = plus ? 1.0f : -1.0f;
+                } else {
+                    float code = bc__adc_code(ro, v);
+                    pj = ro->sgn * (2.0f * code * ro->step - nvalid);
+                }
+            }
+            o[j] = g ? o[j] + pj : pj;
+        }
+    }
+}
+
+/* All groups of `rows` rows of im2col (or dense) input col (ld K) into out (rows, N). */
+static void bc__run_rows(const bc_cim_chip *chip, const bc__cim_layer *cl, const bc__readout *ro,
+                         const bc__conv_geom *geo, const float *col, int64_t rows, int64_t row0,
+                         int64_t batch_rows, float *tmp, float *out) {
+    const int64_t K = cl->K, N = cl->N;
+    float *dvec = tmp + rows * N;
+    for (int32_t g = 0; g < cl->G; g++) {
+        const int64_t k0 = cl->g_k0[g], kg = cl->g_k0[g + 1] - k0;
+        bc__sgemm_serial(false, true, rows, N, kg, 1.0f, col + k0, K, cl->beff + k0, K, 0.0f, tmp, N);
+        bc__read_group(chip, cl, ro, geo, g, tmp, rows, row0, batch_rows, dvec, out);
+    }
+}
+
+void bc__cim_forward(const bc_cim_chip *chip, bc__cim_layer *cl, const float *x, const bc__exec *e) {
+    const bc__layer *l = cl->l;
+    const int64_t n = e->n, K = cl->K, N = cl->N, KN = K * N;
+    if (cl->wversion != e->param_version) {
+        #pragma omp parallel for schedule(static) if (KN > 16384)
+        for (int64_t i = 0; i < KN; i++) cl->beff[i] = l->wbin[i] * cl->cell[i];
+        cl->wversion = e->param_version;
+    }
+    const bc__readout ro = bc__readout_of(&chip->hw);
+    const bc__conv_geom geo = bc__conv_geom_of(l);
+    const int64_t p = (int64_t)geo.oh * geo.ow, batch_rows = n * p;
+    if (bc__conv_direct(&geo)) {
+        const int64_t blocks = (batch_rows + BC__CIM_ROWS - 1) / BC__CIM_ROWS;
+        #pragma omp parallel for schedule(static)
+        for (int64_t b = 0; b < blocks; b++) {
+            int64_t r0 = b * BC__CIM_ROWS, nr = batch_rows - r0 < BC__CIM_ROWS ? batch_rows - r0 : BC__CIM_ROWS;
+            float *tmp = e->scratch + bc__thread_id() * e->scratch_per_thread;
+            bc__run_rows(chip, cl, &ro, &geo, x + r0 * K, nr, r0, batch_rows, tmp, l->act + r0 * N);
+        }
+    } else {
+        const int64_t chunks = bc__conv_chunks(l, n);
+        #pragma omp parallel for schedule(static)
+        for (int64_t ch = 0; ch < chunks; ch++) {
+            int64_t s0, ns;
+            bc__conv_chunk(n, chunks, ch, &s0, &ns);
+            float *col = e->scratch + bc__thread_id() * e->scratch_per_thread, *tmp = col + ns * p * K;
+            bc__im2col(col, x + s0 * l->in, ns, &geo);
+            bc__run_rows(chip, cl, &ro, &geo, col, ns * p, s0 * p, batch_rows, tmp, l->act + s0 * p * N);
+        }
+    }
+    cl->reads++;
+}
