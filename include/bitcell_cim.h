@@ -108,6 +108,23 @@ bc_cim_layer_info bc_cim_chip_layer(const bc_cim_chip *c, int32_t i);
  * NULL goes back to digital. BC_ERR_PARAM when the chip was made for another model. */
 bc_status bc_model_set_chip(bc_model *m, bc_cim_chip *chip);
 
+/* ---- Monte-Carlo over chips */
+
+/* Called after every chip: done of total chips, that chip's accuracy. */
+typedef void (*bc_cim_progress_fn)(void *user, int32_t done, int32_t total, double accuracy);
+/* Evaluates chips first_chip .. first_chip + n - 1 of `seed` on ds: acc[i] and loss[i] (loss
+ * may be NULL). The model's chip setting is restored on return. */
+bc_status bc_cim_monte_carlo(bc_model *m, const bc_cim_hw *hw, const bc_dataset *ds, const bc_norm *norm,
+                             int64_t batch, uint64_t seed, uint32_t first_chip, int32_t n,
+                             double *acc, double *loss, bc_cim_progress_fn progress, void *user);
+
+/* Order statistics of n values; quantiles interpolate linearly between order statistics
+ * (numpy's default), std is the population standard deviation. */
+typedef struct {
+    double mean, std, min, p5, median, p95, max;
+} bc_cim_summary;
+bc_cim_summary bc_cim_summarize(const double *v, int32_t n);
+
 #ifdef __cplusplus
 }
 #endif

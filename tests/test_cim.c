@@ -280,7 +280,7 @@ static void test_files(void) {
     bad_hw("[macro\n", "bad.ini:1: malformed section header");
 
     bc_cim_hw hw = bc_cim_hw_default();
-    BC_CHECK(bc_cim_hw_set(&hw, "rows_on=200") == BC_ERR_FORMAT && strstr(bc_last_error(), "--set rows_on=200: rows_on = 200"));
+    BC_CHECK(bc_cim_hw_set(&hw, "rows_on=200") == BC_ERR_PARAM && strstr(bc_last_error(), "--set rows_on=200: rows_on = 200"));
     BC_CHECK(hw.rows_on == 128);
     BC_CHECK(bc_cim_hw_set(&hw, "nonsense=1") == BC_ERR_PARAM && strstr(bc_last_error(), "unknown hardware key 'nonsense'"));
     BC_CHECK(bc_cim_hw_set(&hw, "rows_on") == BC_ERR_PARAM);

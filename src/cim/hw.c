@@ -249,8 +249,12 @@ bc_status bc_cim_hw_set(bc_cim_hw *hw, const char *assignment) {
     if (!bc__assign(&t, k, eq + 1, err, sizeof err)) return bc__fail(BC_ERR_PARAM, "--set %s: %s", assignment, err);
     char origin[96];
     snprintf(origin, sizeof origin, "--set %s", assignment);
-    bc_status st = bc__check(&t, origin, NULL);
-    if (st) return st;
+    if (bc__check(&t, origin, NULL)) {
+        /* A command-line value, not a file: report it as a bad parameter. */
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", bc_last_error());
+        return bc__fail(BC_ERR_PARAM, "%s", msg);
+    }
     *hw = t;
     return BC_OK;
 }

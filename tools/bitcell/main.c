@@ -10,6 +10,8 @@ static const struct {
 } cmds[] = {
     {"train", cmd_train, "train a network on a dataset; writes a run directory"},
     {"eval", cmd_eval, "evaluate a checkpoint on a dataset's test split"},
+    {"mc", cmd_mc, "run a checkpoint on a Monte-Carlo population of simulated CIM chips"},
+    {"sweep", cmd_sweep, "accuracy over chips against one CIM hardware parameter"},
     {"info", cmd_info, "show a checkpoint's network, tensors and training facts"},
     {"data", cmd_data, "list datasets, or prepare one (mnist10k)"},
 };
@@ -26,6 +28,7 @@ static void usage(FILE *f) {
             "\nexample:\n"
             "  bitcell train models/mlp-bnn.cfg --data fashion-mnist --epochs 10 --out runs/mlp-bnn\n"
             "  bitcell eval runs/mlp-bnn/model.safetensors --data fashion-mnist\n"
+            "  bitcell mc runs/mlp-bnn/model.safetensors --hw hw/sram65-128.ini --chips 100\n"
             "\nenvironment: BC_THREADS (threads), BC_CPU=scalar|avx2|avx512 (cap the kernels),\n"
             "             BC_DATA_DIR (where prepared datasets live, default ~/.cache/bitcell)\n");
 }

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# bitcell mc / sweep end to end on the synthetic dataset: an ideal chip population equals the
+# digital network, a varied one runs and writes every artefact, a sweep writes its curve; bad
+# hardware files and options fail with one clear line and exit 1 (runtime) or 2 (usage).
+#   bash tests/cli_mc.sh BITCELL_BINARY SOURCE_DIR
+set -u
+BC=$1
+SRC=$2
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+expect() {
+    local code=$1 pat=$2
+    shift 3
+    "$@" > "$T/out" 2> "$T/err"
+    local rc=$?
+    if [ "$rc" -ne "$code" ]; then bad "exit $rc (wanted $code): $* :: $(head -c 300 "$T/err")"; return; fi
+    if ! grep -qE -- "$pat" "$T/err"; then bad "stderr lacks /$pat/: $* :: $(head -c 300 "$T/err")"; return; fi
+    ok
+}
+val() { grep -oE "(^| )$1=[^ ]+" "$2" | head -1 | sed 's/.*=//'; }
+
+cat > "$T/net.cfg" <<'CFG'
+[net]
+name = small
+epochs = 3
+batch = 50
+[dense]
+units = 64
+bias = 0
+[bn]
+[sign]
+[dense]
+units = 200
+binary = 1
+[bn]
+[sign]
+[dense]
+units = 10
+[softmax]
+CFG
+"$BC" train "$T/net.cfg" --data synthetic --out "$T/run" --quiet --threads 2 > /dev/null 2>&1 || { echo "FAIL: training" >&2; exit 1; }
+CK="$T/run/model.safetensors"
+
+# Ideal chips: every chip is the digital network.
+if "$BC" mc "$CK" --hw "$SRC/hw/ideal-128.ini" --chips 3 --quiet --out "$T/ideal" > "$T/ideal.out" 2> "$T/ideal.err"; then
+    d=$(val digital_accuracy "$T/ideal.out"); mn=$(val min "$T/ideal.out"); mx=$(val max "$T/ideal.out")
+    [ -n "$d" ] && [ "$d" = "$mn" ] && [ "$d" = "$mx" ] && ok || bad "ideal chips: digital $d, min $mn, max $mx"
+    grep -q "cim_layer=3 rows=64 cols=200 groups=1" "$T/ideal.out" && ok || bad "mapping line: $(cat "$T/ideal.out")"
+else
+    bad "mc ideal: $(cat "$T/ideal.err")"
+fi
+
+# A varied population, a small array read 16 rows at a time through 1-bit SAs.
+if "$BC" mc "$CK" --hw "$SRC/hw/sram65-128.ini" --chips 5 --set rows_on=16 --set sigma_vth_mV=60 --quiet \
+        --out "$T/mc" > "$T/mc.out" 2> "$T/mc.err"; then
+    for f in chips.csv metrics.json histogram.svg hw.ini; do [ -s "$T/mc/$f" ] && ok || bad "mc: no $f"; done
+    [ "$(wc -l < "$T/mc/chips.csv")" -eq 6 ] && ok || bad "chips.csv has $(wc -l < "$T/mc/chips.csv") lines"
+    grep -q "^rows_on = 16$" "$T/mc/hw.ini" && grep -q "^sigma_vth_mV = 60$" "$T/mc/hw.ini" && ok || bad "hw.ini lacks the --set values"
+    grep -q '"p5"' "$T/mc/metrics.json" && ok || bad "metrics.json lacks p5"
+    # The same chips again: the same accuracies (chips are re-created from their index).
+    "$BC" mc "$CK" --hw "$SRC/hw/sram65-128.ini" --chips 2 --first-chip 3 --set rows_on=16 --set sigma_vth_mV=60 --quiet \
+        --threads 1 --out "$T/mc2" > /dev/null 2>&1
+    [ "$(sed -n 2,3p "$T/mc2/chips.csv")" = "$(sed -n 5,6p "$T/mc/chips.csv")" ] && ok || bad "chips 3-4 not re-created"
+else
+    bad "mc: $(cat "$T/mc.err")"
+fi
+
+# A sweep: three values, the curve and the per-chip table.
+if "$BC" sweep "$CK" --hw "$SRC/hw/sram65-128.ini" --vary sigma_vth_mV=0:80:40 --chips 2 --quiet --out "$T/sw" \
+        > "$T/sw.out" 2> "$T/sw.err"; then
+    [ "$(wc -l < "$T/sw/sweep.csv")" -eq 4 ] && [ "$(wc -l < "$T/sw/chips.csv")" -eq 7 ] && ok || bad "sweep tables"
+    [ -s "$T/sw/sweep.svg" ] && ok || bad "no sweep.svg"
+else
+    bad "sweep: $(cat "$T/sw.err")"
+fi
+
+# Bad input.
+printf '[macro]\nrows = 64\nrows_on = 65\n' > "$T/bad.ini"
+expect 1 "bad.ini:3: rows_on = 65 is more than the array's rows = 64" -- "$BC" mc "$CK" --hw "$T/bad.ini" --chips 1
+printf '[macro]\nrows = -1\n' > "$T/neg.ini"
+expect 1 "neg.ini:2: rows '-1'" -- "$BC" mc "$CK" --hw "$T/neg.ini" --chips 1
+printf '[macro]\nwordlines = 4\n' > "$T/key.ini"
+expect 1 "key.ini:2: unknown key 'wordlines' in \[macro\]" -- "$BC" mc "$CK" --hw "$T/key.ini" --chips 1
+expect 1 "nothere.ini" -- "$BC" mc "$CK" --hw "$T/nothere.ini" --chips 1
+expect 2 "--hw FILE is required" -- "$BC" mc "$CK" --chips 1
+expect 2 "--chips" -- "$BC" mc "$CK" --hw "$SRC/hw/ideal-128.ini" --chips 0
+expect 2 "unknown hardware key 'rowz'" -- "$BC" mc "$CK" --hw "$SRC/hw/ideal-128.ini" --set rowz=3
+expect 2 "rows_on = 300 is more than" -- "$BC" mc "$CK" --hw "$SRC/hw/ideal-128.ini" --set rows_on=300
+expect 2 "expected KEY=START:STOP:STEP" -- "$BC" sweep "$CK" --hw "$SRC/hw/ideal-128.ini" --vary sigma_vth_mV=0:10
+expect 2 "unknown hardware key 'sigma'" -- "$BC" sweep "$CK" --hw "$SRC/hw/ideal-128.ini" --vary sigma=0:10:5
+expect 2 "rows_on = 256 is more than" -- "$BC" sweep "$CK" --hw "$SRC/hw/ideal-128.ini" --vary rows_on=128:256:128 --out "$T/never"
+[ ! -e "$T/never/sweep.csv" ] && ok || bad "a refused sweep wrote output"
+printf 'not a checkpoint' > "$T/junk.safetensors"
+expect 1 "junk.safetensors" -- "$BC" mc "$T/junk.safetensors" --hw "$SRC/hw/ideal-128.ini" --chips 1
+
+echo "cli_mc: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
