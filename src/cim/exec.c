@@ -17,7 +17,7 @@
 
 #define BC__CIM_ROWS 128 /* rows per task in the direct (dense) path */
 
-int64_t bc__cim_scratch(const bc__layer *l, int64_t rows) { return rows * l->wrows + l->wrows; }
+int64_t bc__cim_scratch(const bc__layer *l, int64_t rows) { return rows * l->wrows + 2 * l->wrows; }
 
 /* Per-layer constants of the readout, in the units the inner loop wants. */
 typedef struct {
@@ -59,19 +59,56 @@ static inline float bc__adc_code(const bc__readout *ro, float v) {
     return code;
 }
 
-/* Reads group g of `rows` rows: y (rows, N) from the GEMM; adds each readout to out (rows, N)
- * (first group: stores). row0 is the first row's index in the batch (pixel position, noise key). */
+/* Adds the readouts of one row of one group to o (N columns): y from the GEMM, d the row's sum
+ * of cell currents over its driven rows, nvalid their count, off the columns' offsets, noise
+ * the row's read noise (NULL: none). One loop per readout kind, so each vectorises. */
+static void bc__read_row(const bc__readout *ro, int64_t N, const float *restrict y, const float *restrict d,
+                         float nvalid, float vref, const float *restrict off, const float *restrict noise,
+                         float *restrict o) {
+    const float vdd = ro->vdd, hdv = ro->half_dv, vfl = ro->floor_v, sgn = ro->sgn;
+    switch (ro->kind) {
+    case BC_CIM_READ_IDEAL:
+        /* 2S - driven rows, signed: the exact partial sum when c = 1. */
+        for (int64_t j = 0; j < N; j++) o[j] += y[j] + (d[j] - nvalid);
+        return;
+    case BC_CIM_READ_SA:
+        /* +1 when the partial sum is >= 0 (sign(0) = +1, as in the digital layer): at least
+         * half the rows match, so the bitline fell to the reference or below (matches
+         * discharge) or stayed at it or above (mismatches do). */
+        if (sgn > 0.0f) {
+            for (int64_t j = 0; j < N; j++) {
+                float v = bc__cim_bitline(vdd, hdv, vfl, d[j] + y[j]) + (noise ? noise[j] : 0.0f) + off[j];
+                o[j] += v <= vref ? 1.0f : -1.0f;
+            }
+        } else {
+            for (int64_t j = 0; j < N; j++) {
+                float v = bc__cim_bitline(vdd, hdv, vfl, d[j] - y[j]) + (noise ? noise[j] : 0.0f) + off[j];
+                o[j] += v >= vref ? 1.0f : -1.0f;
+            }
+        }
+        return;
+    case BC_CIM_READ_ADC:
+        for (int64_t j = 0; j < N; j++) {
+            float v = bc__cim_bitline(vdd, hdv, vfl, d[j] + sgn * y[j]) + (noise ? noise[j] : 0.0f) + off[j];
+            o[j] += sgn * (2.0f * bc__adc_code(ro, v) * ro->step - nvalid);
+        }
+        return;
+    }
+}
+
+/* Reads group g of `rows` rows: y (rows, N) from the GEMM; adds each readout to out (rows, N).
+ * row0 is the first row's index in the batch (pixel position, noise key). work: 2N floats. */
 static void bc__read_group(const bc_cim_chip *chip, const bc__cim_layer *cl, const bc__readout *ro,
                            const bc__conv_geom *geo, int32_t g, const float *y, int64_t rows, int64_t row0,
-                           int64_t batch_rows, float *dvec, float *out) {
+                           int64_t batch_rows, float *work, float *out) {
     const int64_t N = cl->N, G = cl->G, p = (int64_t)geo->oh * geo->ow;
     const float *gsum = cl->gsum + g * N, *off = cl->offset + (int64_t)cl->g_array[g] * N;
     const float rows_g = (float)(cl->g_k0[g + 1] - cl->g_k0[g]);
-    const float vref = cl->vref[g];
+    float *dvec = work, *noise = ro->sigma_read > 0.0f && ro->kind != BC_CIM_READ_IDEAL ? work + N : NULL;
     const bc_rng_key kr = {.seed = chip->seed, .purpose = BC__RNG_CIM_READ, .chip = chip->index, .layer = (uint32_t)cl->l->index};
     for (int64_t r = 0; r < rows; r++) {
-        const float *d = gsum, *yr = y + r * N;
-        float nvalid = rows_g, *o = out + r * N;
+        const float *d = gsum;
+        float nvalid = rows_g;
         int64_t pix = (row0 + r) % p;
         int32_t oy = (int32_t)(pix / geo->ow), ox = (int32_t)(pix % geo->ow);
         if (cl->taps && bc__conv_border(geo, oy, ox)) {
@@ -89,29 +126,11 @@ static void bc__read_group(const bc_cim_chip *chip, const bc__cim_layer *cl, con
                 }
             d = dvec;
         }
-        const uint64_t key0 = (cl->reads * (uint64_t)batch_rows + (uint64_t)(row0 + r)) * (uint64_t)G + (uint64_t)g;
-        for (int64_t j = 0; j < N; j++) {
-            float pj;
-            if (ro->kind == BC_CIM_READ_IDEAL) {
-                /* 2S - valid rows, signed: the exact partial sum when c = 1. */
-                pj = yr[j] + (d[j] - nvalid);
-            } else {
-                float v = bc__cim_bitline(ro->vdd, ro->half_dv, ro->floor_v, d[j] + ro->sgn * yr[j]);
-                if (ro->sigma_read > 0.0f) v += ro->sigma_read * bc_rng_normal(kr, key0 * (uint64_t)N + (uint64_t)j);
-                v += off[j];
-                if (ro->kind == BC_CIM_READ_SA) {
-                    /* +1 when the partial sum is >= 0 (sign(0) = +1, as in the digital layer):
-                     * at least half the rows match, so the bitline fell to the reference or
-                     * below (matches discharge) or stayed at it or above (mismatches do). */
-                    bool plus = ro->sgn > 0.0f ? v <= vref : v >= vref;
-                    pj = plus ? 1.0f : -1.0f;
-                } else {
-                    float code = bc__adc_code(ro, v);
-                    pj = ro->sgn * (2.0f * code * ro->step - nvalid);
-                }
-            }
-            o[j] = g ? o[j] + pj : pj;
+        if (noise) {
+            const uint64_t key0 = ((cl->reads * (uint64_t)batch_rows + (uint64_t)(row0 + r)) * (uint64_t)G + (uint64_t)g) * (uint64_t)N;
+            for (int64_t j = 0; j < N; j++) noise[j] = ro->sigma_read * bc_rng_normal(kr, key0 + (uint64_t)j);
         }
+        bc__read_row(ro, N, y + r * N, d, nvalid, cl->vref[g], off, noise, out + r * N);
     }
 }
 
@@ -120,11 +139,12 @@ static void bc__run_rows(const bc_cim_chip *chip, const bc__cim_layer *cl, const
                          const bc__conv_geom *geo, const float *col, int64_t rows, int64_t row0,
                          int64_t batch_rows, float *tmp, float *out) {
     const int64_t K = cl->K, N = cl->N;
-    float *dvec = tmp + rows * N;
+    float *work = tmp + rows * N;
+    memset(out, 0, (size_t)(rows * N) * sizeof *out);
     for (int32_t g = 0; g < cl->G; g++) {
         const int64_t k0 = cl->g_k0[g], kg = cl->g_k0[g + 1] - k0;
         bc__sgemm_serial(false, true, rows, N, kg, 1.0f, col + k0, K, cl->beff + k0, K, 0.0f, tmp, N);
-        bc__read_group(chip, cl, ro, geo, g, tmp, rows, row0, batch_rows, dvec, out);
+        bc__read_group(chip, cl, ro, geo, g, tmp, rows, row0, batch_rows, work, out);
     }
 }
 
