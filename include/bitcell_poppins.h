@@ -148,6 +148,81 @@ typedef struct {
 bc_status bc_poppins_stimulus_load(const bc_poppins *p, const char *path,
                                    bc_poppins_stim_event **events, int64_t *n);
 
+/* ---------------------------------------------------------------- avoidance world */
+
+/* A square arena with walls and random circular obstacles; an agent with a left and a right
+ * proximity sensor (each a fan of rays) in closed loop with the processor:
+ *   every decision window: sensor readings -> stimulus of population 0 (first half: left
+ *   sensor neurons, second half: right) -> population 1 (first half: turn-left group, second
+ *   half: turn-right group); the first group whose spike count in the window reaches
+ *   decision_spikes sets the action (turn left / turn right) from that step on; a window
+ *   without a winner sets "go straight". The agent moves every step. */
+typedef struct {
+    double arena_m;             /* side of the square arena [10] */
+    int32_t obstacles;          /* circular obstacles per arena [12] */
+    double obstacle_r_min_m, obstacle_r_max_m; /* radius range [0.25, 0.6] */
+    double agent_radius_m;      /* [0.15] */
+    double speed_m_s;           /* forward speed [0.5] */
+    double turn_deg_s;          /* turning rate while turning [120] */
+    double sensor_range_m;      /* [1.5] */
+    double sensor_fov_deg;      /* each sensor's fan: from straight ahead to this angle [60] */
+    int32_t sensor_rays;        /* rays per sensor fan [5] */
+    int32_t stim_max;           /* stimulus current at proximity 1 (contact) [60] */
+    int32_t stim_min;           /* stimulus at the edge of the range (proximity -> 0+) [12] */
+    int32_t window_steps;       /* decision window (steps of the processor) [20] */
+    int32_t decision_spikes;    /* spikes of one group that make a decision [3] */
+    double episode_s;           /* simulated length of one episode [30] */
+    double start_clearance_m;   /* free space around the start pose [1.0] */
+} bc_avoid_params;
+bc_avoid_params bc_avoid_params_default(void);
+bc_status bc_avoid_check(const bc_avoid_params *ap, const bc_poppins *p);
+
+/* One episode's outcome. Latencies are in processor steps from the start of a window. */
+typedef struct {
+    bool collided;
+    int64_t steps;            /* steps run (until collision or the end) */
+    int64_t windows;          /* decision windows */
+    int64_t decisions;        /* windows with a winner (a turn) */
+    int64_t latency_sum;      /* sum of decision latencies (steps) */
+    int32_t latency_max;
+    int64_t latency_hist[33]; /* decisions per latency 1..32 (index = latency) */
+    int64_t onset_windows;    /* windows where an obstacle came into sensor range */
+    int64_t onset_decided;    /* ... and a winner came within that same window */
+    bc_poppins_stats stats;   /* processor counters */
+    double sim_seconds;       /* wall time inside bc_poppins_step */
+} bc_avoid_episode;
+
+/* Optional trajectory of an episode (x, y per step, every `stride`-th step), and the arena. */
+typedef struct {
+    int32_t stride;
+    int64_t n, cap;   /* points stored / room in x, y */
+    double *x, *y;    /* caller-allocated, cap entries each */
+    int32_t n_obst;   /* obstacles written (up to 64) */
+    double ox[64], oy[64], orad[64];
+} bc_avoid_trace;
+
+/* Runs episode `episode` of seed `seed` (arena and start pose from BC_RNG_POPPINS_WORLD,
+ * neuron noise from stream `episode`). The processor is reset first; it must have two
+ * populations of even size. trace may be NULL. */
+bc_status bc_avoid_episode_run(bc_poppins *p, const bc_avoid_params *ap, uint64_t seed,
+                               int64_t episode, bc_avoid_episode *res, bc_avoid_trace *trace);
+
+/* Totals over episodes [first, first + n), OpenMP over episodes with one processor per thread;
+ * per-episode results (may be NULL) in episode order, the same for any thread count. */
+typedef struct {
+    int64_t episodes, collision_free;
+    int64_t decisions, windows, onset_windows, onset_decided;
+    int64_t latency_sum;
+    int32_t latency_max;
+    int64_t latency_hist[33];
+    bc_poppins_stats stats;
+    double sim_seconds;  /* summed over threads: processor stepping time */
+    double wall_seconds; /* whole run */
+} bc_avoid_summary;
+bc_status bc_avoid_run(bc_ctx *ctx, const bc_poppins *p, const bc_avoid_params *ap,
+                       uint64_t seed, int64_t first, int64_t n, bc_avoid_episode *per_episode,
+                       bc_avoid_summary *sum);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,6 +5,9 @@
  * with "file:line"; the avoidance loop's determinism and a small-episode threshold. */
 #include "bitcell_poppins.h"
 #include "bc_test.h"
+#include "snn/world.h"
+
+#define BC_T_PI 3.14159265358979323846
 
 #include <math.h>
 #include <stdlib.h>
@@ -619,6 +622,112 @@ static void test_bad_files(void) {
     rmdir(dir);
 }
 
+/* ---------------------------------------------------------------- avoidance */
+
+static void test_world(void) {
+    bc_avoid_params ap = bc_avoid_params_default();
+    bc__world w = {.side = 10, .n_obst = 1, .ox = {6}, .oy = {5}, .orad = {0.25}, .x = 5, .y = 5, .heading = 0};
+    /* dead ahead at 0.75 m: the straight-ahead ray belongs to both fans */
+    BC_CHECK_NEAR(bc__world_sense(&w, &ap, +1), 0.5, 1e-9);
+    BC_CHECK_NEAR(bc__world_sense(&w, &ap, -1), 0.5, 1e-9);
+    /* 60 degrees to the left, 1 m away: the left fan's outer ray hits at 0.75 m */
+    w.ox[0] = 5 + cos(BC_T_PI / 3);
+    w.oy[0] = 5 + sin(BC_T_PI / 3);
+    BC_CHECK_NEAR(bc__world_sense(&w, &ap, +1), 0.5, 1e-9);
+    BC_CHECK(bc__world_sense(&w, &ap, -1) == 0.0);
+    /* behind: nothing; a wall 1 m ahead: 1 - 1/1.5 */
+    w.ox[0] = 3;
+    w.oy[0] = 5;
+    w.x = 9;
+    BC_CHECK_NEAR(bc__world_sense(&w, &ap, +1), 1.0 / 3.0, 1e-9);
+    w.x = 5;
+    BC_CHECK(bc__world_sense(&w, &ap, +1) == 0.0 && bc__world_sense(&w, &ap, -1) == 0.0);
+    /* collisions: the agent's disc (0.15 m) against the obstacle and the walls */
+    w.x = 3.41; /* 0.41 m from the centre: 0.01 m clear */
+    BC_CHECK(!bc__world_collides(&w, &ap));
+    w.x = 3.39;
+    BC_CHECK(bc__world_collides(&w, &ap));
+    w.x = 0.14;
+    w.y = 5;
+    BC_CHECK(bc__world_collides(&w, &ap));
+    /* motion: a quarter turn left at 120 deg/s takes 0.75 s */
+    w = (bc__world){.side = 10, .x = 5, .y = 5, .heading = 0};
+    for (int i = 0; i < 750; i++) bc__world_move(&w, &ap, +1, 1e-3);
+    BC_CHECK_NEAR(w.heading, BC_T_PI / 2, 1e-9);
+    /* arenas are keyed by (seed, episode) */
+    bc__world a, b;
+    BC_CHECK(bc__world_make(&a, &ap, 5, 17) == BC_OK && bc__world_make(&b, &ap, 5, 17) == BC_OK);
+    BC_CHECK(a.x == b.x && a.ox[3] == b.ox[3]);
+    BC_CHECK(bc__world_make(&b, &ap, 5, 18) == BC_OK && a.ox[3] != b.ox[3]);
+    BC_CHECK(!bc__world_collides(&a, &ap));
+}
+
+static void test_avoid(void) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/hw/poppins-avoid.ini", BC_SOURCE_DIR);
+    bc_poppins *p = NULL;
+    bc_ctx *ctx = NULL;
+    BC_CHECK_MSG(bc_poppins_load(path, &p) == BC_OK, "%s", bc_last_error());
+    BC_CHECK(bc_ctx_new(&ctx) == BC_OK);
+    if (!p || !ctx) return;
+    bc_avoid_params ap = bc_avoid_params_default();
+    /* the threshold on a small sample (the 1 000-episode check is in docs/REPRODUCTION.md):
+     * at least 95 % collision-free, decisions within the window */
+    enum { N = 48 };
+    bc_avoid_episode e1[N], e2[N];
+    bc_avoid_summary s1, s2;
+    ap.episode_s = 12;
+    BC_CHECK(bc_ctx_set_threads(ctx, 2) == BC_OK);
+    BC_CHECK_MSG(bc_avoid_run(ctx, p, &ap, 3, 0, N, e2, &s2) == BC_OK, "%s", bc_last_error());
+    BC_CHECK_MSG(s2.collision_free * 100 >= 95 * N, "collision-free %lld of %d", (long long)s2.collision_free, N);
+    BC_CHECK(s2.decisions > 0 && s2.latency_max >= 1 && s2.latency_max <= ap.window_steps);
+    BC_CHECK(s2.stats.sops > 0 && s2.stats.acc_saturations == 0);
+    /* the same bits with one thread */
+    BC_CHECK(bc_ctx_set_threads(ctx, 1) == BC_OK);
+    BC_CHECK(bc_avoid_run(ctx, p, &ap, 3, 0, N, e1, &s1) == BC_OK);
+    int diff = 0;
+    for (int i = 0; i < N; i++)
+        diff += e1[i].collided != e2[i].collided || e1[i].steps != e2[i].steps || e1[i].decisions != e2[i].decisions ||
+                e1[i].latency_sum != e2[i].latency_sum || e1[i].stats.sops != e2[i].stats.sops ||
+                e1[i].stats.spikes != e2[i].stats.spikes;
+    BC_CHECK_MSG(diff == 0, "%d episodes differ between 1 and 2 threads", diff);
+    BC_CHECK(s1.collision_free == s2.collision_free && s1.stats.sops == s2.stats.sops);
+    /* an episode alone (with a trace) is the same as inside a run */
+    double tx[1000], ty[1000];
+    bc_avoid_trace tr = {.stride = 20, .cap = 1000, .x = tx, .y = ty};
+    bc_avoid_episode one;
+    BC_CHECK(bc_avoid_episode_run(p, &ap, 3, 5, &one, &tr) == BC_OK);
+    BC_CHECK(one.steps == e1[5].steps && one.stats.sops == e1[5].stats.sops && tr.n > 10 && tr.n_obst == ap.obstacles);
+    /* a different seed gives different arenas */
+    BC_CHECK(bc_avoid_run(ctx, p, &ap, 4, 0, N, e2, &s2) == BC_OK && s2.stats.sops != s1.stats.sops);
+
+    /* the same agent with the sensor-to-decision projection cut drives blind: it must crash
+     * (so the world does detect collisions and the network is what avoids them) */
+    const char *blind =
+        "[population]\nname = s\nneurons = 2\nrest = 62\nthreshold = 130\nreset = 50\na = 2\nb = 2\n"
+        "[population]\nname = d\nneurons = 2\nrest = 62\nthreshold = 130\nreset = 50\na = 2\nb = 2\n";
+    bc_poppins *q = NULL;
+    BC_CHECK(bc_poppins_parse_text(blind, "blind.ini", NULL, &q) == BC_OK);
+    ap.episode_s = 40;
+    if (q) {
+        BC_CHECK(bc_avoid_run(ctx, q, &ap, 3, 0, 16, NULL, &s1) == BC_OK);
+        BC_CHECK_MSG(s1.collision_free <= 1, "blind agent: %lld of 16 collision-free", (long long)s1.collision_free);
+        BC_CHECK(s1.decisions == 0);
+    }
+    bc_poppins_free(q);
+    /* bad setups */
+    const char *one_pop = "[population]\nneurons = 2\n";
+    BC_CHECK(bc_poppins_parse_text(one_pop, "one.ini", NULL, &q) == BC_OK);
+    if (q) BC_CHECK(bc_avoid_run(ctx, q, &ap, 3, 0, 1, NULL, &s1) == BC_ERR_PARAM && strstr(bc_last_error(), "two populations"));
+    bc_poppins_free(q);
+    ap = bc_avoid_params_default();
+    ap.obstacles = 64;
+    ap.obstacle_r_min_m = ap.obstacle_r_max_m = 2.0;
+    BC_CHECK(bc_avoid_run(ctx, p, &ap, 3, 0, 1, NULL, &s1) == BC_ERR_PARAM && strstr(bc_last_error(), "too crowded"));
+    bc_poppins_free(p);
+    bc_ctx_free(ctx);
+}
+
 int main(void) {
     test_floor_shr();
     test_fmin();
@@ -632,5 +741,7 @@ int main(void) {
     test_delay_and_hierarchy();
     test_clone_reset();
     test_bad_files();
+    test_world();
+    test_avoid();
     return bc_t_report();
 }

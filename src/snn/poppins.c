@@ -148,11 +148,19 @@ void bc_poppins_step(bc_poppins *p, bc_poppins_stats *stats) {
     }
     /* 2.-4. decay, integrate, delta synapses clear */
     int32_t nf = 0;
+    uint64_t nblock = UINT64_MAX; /* noise draws come four per Philox block; this one is in draw */
+    uint32_t draw[4];
     for (int32_t j = 0; j < n; j++) {
         int32_t sh = p->shift[j];
         if (sh >= 0) acc[j] = bc__syn_decay(acc[j], sh);
         int64_t in = (int64_t)acc[j] + p->stim[j];
-        if (p->any_noise) in += bc_iqif_noise(p->noise_key, (uint64_t)p->t * (uint64_t)n + (uint64_t)j, p->noise[j]);
+        if (p->any_noise && p->noise[j] > 1) {
+            /* bc_iqif_noise(key, t*n + j, N), one block at a time */
+            uint64_t idx = (uint64_t)p->t * (uint64_t)n + (uint64_t)j;
+            if (idx >> 2 != nblock) bc__rng_block(p->noise_key, nblock = idx >> 2, draw);
+            uint32_t nn = (uint32_t)p->noise[j];
+            in += (int32_t)(draw[idx & 3] % nn) - (int32_t)(nn / 2);
+        }
         int s = bc__iqif_step(&p->x[j], in, p->rest[j], p->thr[j], p->reset[j], p->a[j], p->b[j], p->fmin[j]);
         p->spk[j] = (uint8_t)s;
         if (s) p->fired[nf++] = j;
