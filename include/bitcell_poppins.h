@@ -135,6 +135,8 @@ const uint8_t *bc_poppins_spikes(const bc_poppins *p);     /* 1 = fired in the l
 const int32_t *bc_poppins_potentials(const bc_poppins *p); /* membranes, [0, 255] */
 const int32_t *bc_poppins_currents(const bc_poppins *p);   /* synaptic accumulators */
 int64_t bc_poppins_time(const bc_poppins *p);               /* steps since reset */
+/* The neurons (global numbers, ascending) that fired in the last step; *n of them. */
+const int32_t *bc_poppins_fired(const bc_poppins *p, int32_t *n);
 
 /* A stimulus schedule: from step `step` on, neuron `neuron` (global) gets `current`. */
 typedef struct {

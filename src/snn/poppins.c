@@ -4,9 +4,9 @@
 
 #include <string.h>
 
-/* The arrays of the block, in order: 10 parameter arrays and 4 state arrays of n int32, w
- * (n*n), row (n+1), col and val (nnz), spk (n bytes). */
-#define BC__N_VEC 14
+/* The arrays of the block, in order: 10 parameter arrays, 4 state arrays and 2 row summaries
+ * of n int32, w (n*n), row (n+1), col and val (nnz), spk (n bytes). */
+#define BC__N_VEC 16
 
 static bool bc__poppins_layout(int32_t n, int64_t nnz, size_t *bytes) {
     size_t nn, vec, s = 0, t;
@@ -22,7 +22,8 @@ static bool bc__poppins_layout(int32_t n, int64_t nnz, size_t *bytes) {
 static void bc__poppins_point(bc_poppins *p) {
     int32_t *q = p->block;
     int32_t **vec[BC__N_VEC] = {&p->rest, &p->thr, &p->reset, &p->a, &p->b, &p->fmin, &p->noise,
-                                &p->tau, &p->shift, &p->bias, &p->x, &p->acc, &p->stim, &p->fired};
+                                &p->tau, &p->shift, &p->bias, &p->x, &p->acc, &p->stim, &p->fired,
+                                &p->row_nnz, &p->row_maxabs};
     for (int i = 0; i < BC__N_VEC; i++, q += p->n) *vec[i] = q;
     p->w = q;
     q += (size_t)p->n * (size_t)p->n;
@@ -53,13 +54,16 @@ void bc__poppins_finish(bc_poppins *p) {
     int64_t k = 0;
     for (int32_t i = 0; i < n; i++) {
         p->row[i] = (int32_t)k;
+        p->row_maxabs[i] = 0;
         for (int32_t j = 0; j < n; j++) {
             int32_t w = p->w[(size_t)i * (size_t)n + (size_t)j];
             if (!w) continue;
             p->col[k] = j;
             p->val[k] = w;
+            if ((w < 0 ? -w : w) > p->row_maxabs[i]) p->row_maxabs[i] = w < 0 ? -w : w;
             k++;
         }
+        p->row_nnz[i] = (int32_t)(k - p->row[i]);
     }
     p->row[n] = (int32_t)k;
     BC_ASSERT(k == p->nnz);
@@ -111,6 +115,7 @@ void bc_poppins_reset(bc_poppins *p) {
     }
     p->n_fired = 0;
     p->t = 0;
+    p->acc_bound = 0;
 }
 
 void bc_poppins_set_noise(bc_poppins *p, uint64_t seed, uint32_t stream) {
@@ -130,43 +135,80 @@ bc_status bc_poppins_set_stimulus(bc_poppins *p, int32_t pop, int32_t neuron, in
     return BC_OK;
 }
 
-void bc_poppins_step(bc_poppins *p, bc_poppins_stats *stats) {
-    const int32_t n = p->n;
+/* Step 1 with saturation at the accumulator width, one synapse at a time. */
+static uint64_t bc__accumulate_checked(bc_poppins *p, uint64_t *sat) {
     int32_t *restrict acc = p->acc;
-    uint64_t sops = 0, sat = 0;
-    /* 1. spikes of the previous step reach their targets (one-step delay) */
+    uint64_t sops = 0;
     for (int32_t f = 0; f < p->n_fired; f++) {
         int32_t i = p->fired[f];
         for (int32_t k = p->row[i]; k < p->row[i + 1]; k++) {
             int32_t j = p->col[k];
             int64_t s = (int64_t)acc[j] + p->val[k];
-            if (s > p->acc_hi) { s = p->acc_hi; sat++; }
-            if (s < p->acc_lo) { s = p->acc_lo; sat++; }
+            if (s > p->acc_hi) { s = p->acc_hi; (*sat)++; }
+            if (s < p->acc_lo) { s = p->acc_lo; (*sat)++; }
             acc[j] = (int32_t)s;
         }
-        sops += (uint64_t)(p->row[i + 1] - p->row[i]);
+        sops += (uint64_t)p->row_nnz[i];
     }
-    /* 2.-4. decay, integrate, delta synapses clear */
+    return sops;
+}
+
+/* Step 1 when no sum can reach the accumulator's limits: whole rows (dense ones added as
+ * vectors the compiler can form, sparse ones by index). Same result as the checked path. */
+static uint64_t bc__accumulate_fast(bc_poppins *p) {
+    const int32_t n = p->n;
+    int32_t *restrict acc = p->acc;
+    uint64_t sops = 0;
+    for (int32_t f = 0; f < p->n_fired; f++) {
+        int32_t i = p->fired[f];
+        if (4 * p->row_nnz[i] >= n) {
+            const int32_t *restrict wr = p->w + (size_t)i * (size_t)n;
+            for (int32_t j = 0; j < n; j++) acc[j] += wr[j];
+        } else {
+            for (int32_t k = p->row[i]; k < p->row[i + 1]; k++) acc[p->col[k]] += p->val[k];
+        }
+        sops += (uint64_t)p->row_nnz[i];
+    }
+    return sops;
+}
+
+void bc_poppins_step(bc_poppins *p, bc_poppins_stats *stats) {
+    const int32_t n = p->n;
+    int32_t *restrict acc = p->acc, *restrict x = p->x, *restrict fired = p->fired;
+    uint64_t sops, sat = 0;
+    /* 1. spikes of the previous step reach their targets (one-step delay). |acc| after the
+     * additions is at most acc_bound plus each fired row's largest weight. */
+    int64_t reach = p->acc_bound;
+    for (int32_t f = 0; f < p->n_fired; f++) reach += p->row_maxabs[p->fired[f]];
+    sops = reach <= p->acc_hi ? bc__accumulate_fast(p) : bc__accumulate_checked(p, &sat);
+    /* 2.-4. decay, integrate, delta synapses clear; branch-free where it can be */
     int32_t nf = 0;
+    int64_t bound = 0;
     uint64_t nblock = UINT64_MAX; /* noise draws come four per Philox block; this one is in draw */
     uint32_t draw[4];
+    const bool noisy = p->any_noise;
     for (int32_t j = 0; j < n; j++) {
-        int32_t sh = p->shift[j];
-        if (sh >= 0) acc[j] = bc__syn_decay(acc[j], sh);
-        int64_t in = (int64_t)acc[j] + p->stim[j];
-        if (p->any_noise && p->noise[j] > 1) {
+        int32_t sh = p->shift[j], a = acc[j];
+        if (sh >= 0) a = bc__syn_decay(a, sh);
+        int64_t in = (int64_t)a + p->stim[j];
+        if (noisy && p->noise[j] > 1) {
             /* bc_iqif_noise(key, t*n + j, N), one block at a time */
             uint64_t idx = (uint64_t)p->t * (uint64_t)n + (uint64_t)j;
             if (idx >> 2 != nblock) bc__rng_block(p->noise_key, nblock = idx >> 2, draw);
             uint32_t nn = (uint32_t)p->noise[j];
             in += (int32_t)(draw[idx & 3] % nn) - (int32_t)(nn / 2);
         }
-        int s = bc__iqif_step(&p->x[j], in, p->rest[j], p->thr[j], p->reset[j], p->a[j], p->b[j], p->fmin[j]);
+        int s = bc__iqif_step(&x[j], in, p->rest[j], p->thr[j], p->reset[j], p->a[j], p->b[j], p->fmin[j]);
         p->spk[j] = (uint8_t)s;
-        if (s) p->fired[nf++] = j;
-        if (sh < 0) acc[j] = 0;
+        fired[nf] = j;
+        nf += s;
+        a = sh < 0 ? 0 : a;
+        acc[j] = a;
+        int64_t m = a < 0 ? -(int64_t)a : a;
+        bound = m > bound ? m : bound;
     }
     p->n_fired = nf;
+    p->acc_bound = bound;
     p->t++;
     if (stats) {
         stats->steps++;
@@ -174,6 +216,11 @@ void bc_poppins_step(bc_poppins *p, bc_poppins_stats *stats) {
         stats->sops += sops;
         stats->acc_saturations += sat;
     }
+}
+
+const int32_t *bc_poppins_fired(const bc_poppins *p, int32_t *n) {
+    *n = p->n_fired;
+    return p->fired;
 }
 
 bc_poppins_chip bc_poppins_chip_info(const bc_poppins *p) { return p->chip; }

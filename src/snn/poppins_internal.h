@@ -24,6 +24,9 @@ struct bc_poppins {
     /* weights: w (n, n), w[i*n + j] from neuron i to neuron j; and the same non-zeros as rows:
      * row (n + 1) offsets into col, val (nnz) */
     int32_t *w, *row, *col, *val;
+    /* per pre-synaptic neuron (n): non-zero weights of its row, and their largest magnitude */
+    int32_t *row_nnz, *row_maxabs;
+    int64_t acc_bound; /* >= max |acc| after the last step: below acc_hi, sums cannot saturate */
     /* state (n): membranes, accumulators, stimulus, spikes of the last step; fired (n) lists
      * the neurons that spiked in the last step, n_fired of them */
     int32_t *x, *acc, *stim, *fired;

@@ -259,14 +259,15 @@ static int poppins_run(int argc, char **argv) {
             bc_poppins_set_stimulus(p, pop, ev[e].neuron - bc_poppins_pop_offset(p, pop), ev[e].current);
         }
         bc_poppins_step(p, &stats);
-        const uint8_t *spk = bc_poppins_spikes(p);
-        const int32_t *x = bc_poppins_potentials(p);
         if (trace) {
+            const int32_t *x = bc_poppins_potentials(p);
             uint8_t *row = trace + (size_t)t * (size_t)n;
             for (int32_t i = 0; i < n; i++) row[i] = (uint8_t)x[i];
         }
-        for (int32_t i = 0; i < n; i++) {
-            if (!spk[i]) continue;
+        int32_t nf;
+        const int32_t *fired = bc_poppins_fired(p, &nf);
+        for (int32_t f = 0; f < nf; f++) {
+            int32_t i = fired[f];
             if (n_spk == cap_spk) {
                 int64_t nc = cap_spk ? 2 * cap_spk : 4096;
                 int64_t *a = realloc(spk_t, (size_t)nc * sizeof *a);
