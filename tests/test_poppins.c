@@ -427,6 +427,98 @@ static void test_random_networks(void) {
 #undef R
 }
 
+/* Two-level networks of up to 70 + 70 neurons (vector tails), through the run-time selected
+ * step (AVX-512 where the CPU has it) and through the scalar step (BC_CPU=scalar): the same
+ * membranes, accumulators, spikes and counters at every step. Also with an accumulator
+ * narrow enough to saturate and a stimulus too large for the 32-bit vector path. */
+static void test_scalar_vs_dispatch(void) {
+    bc_rng_key k = {.seed = 5, .purpose = BC_RNG_TEST};
+    uint64_t c = 0;
+#define R(m) ((int)(bc_rng_u32(k, c++) % (uint32_t)(m)))
+    static const int taus[] = {0, 1, 2, 4, 8, 16, 64};
+    for (int net = 0; net < 8; net++) {
+        int n1 = 1 + R(70), n2 = 1 + R(70);
+        int acc_bits = net == 6 ? 10 : 32, big = net == 7 ? 1500000000 : 0;
+        size_t cap = 1u << 20;
+        char *text = malloc(cap), *o = text;
+#define EMIT(...) o += snprintf(o, cap - (size_t)(o - text), __VA_ARGS__)
+        EMIT("[chip]\naccumulator_bits = %d\n", acc_bits);
+        for (int pop = 0; pop < 2; pop++) {
+            int m = pop ? n2 : n1;
+            EMIT("[population]\nname = p%d\nneurons = %d\n", pop, m);
+            const char *keys[] = {"rest", "threshold", "reset", "a", "b", "tau", "bias"};
+            for (int kk = 0; kk < 7; kk++) {
+                for (int i = 0; i < m; i++) { /* continued lines of 20 values */
+                    if (i % 20 == 0) EMIT("%s%s =", i ? "\n" : "", keys[kk]);
+                    int v = kk == 0 ? 40 + R(60) : kk == 1 ? 110 + R(60) : kk == 2 ? R(256) : kk <= 4 ? R(4) + (kk == 4)
+                          : kk == 5 ? taus[R(7)] : R(24) - 4;
+                    EMIT(" %d", v);
+                }
+                EMIT("\n");
+            }
+            char wp[64];
+            snprintf(wp, sizeof wp, "/tmp/bc_poppins_v%d_%d_%d.txt", (int)getpid(), net, pop);
+            FILE *wf = fopen(wp, "w");
+            BC_CHECK(wf != NULL);
+            if (!wf) { free(text); return; }
+            for (int i = 0; i < m; i++) {
+                for (int j = 0; j < m; j++) fprintf(wf, " %d", R(2) ? R(120) - 60 : 0);
+                fprintf(wf, "\n");
+            }
+            fclose(wf);
+            EMIT("weights_file = %s\n", wp);
+        }
+        char pp[64];
+        snprintf(pp, sizeof pp, "/tmp/bc_poppins_v%d_%d_proj.txt", (int)getpid(), net);
+        FILE *pf = fopen(pp, "w");
+        BC_CHECK(pf != NULL);
+        if (!pf) { free(text); return; }
+        for (int i = 0; i < n1; i++) {
+            for (int j = 0; j < n2; j++) fprintf(pf, " %d", R(3) ? R(100) - 30 : 0);
+            fprintf(pf, "\n");
+        }
+        fclose(pf);
+        EMIT("[projection]\nfrom = p0\nto = p1\nweights_file = %s\n", pp);
+#undef EMIT
+        bc_poppins *fast = NULL, *ref = NULL;
+        unsetenv("BC_CPU");
+        BC_CHECK_MSG(bc_poppins_parse_text(text, "v.ini", NULL, &fast) == BC_OK, "%s", bc_last_error());
+        setenv("BC_CPU", "scalar", 1);
+        BC_CHECK_MSG(bc_poppins_parse_text(text, "v.ini", NULL, &ref) == BC_OK, "%s", bc_last_error());
+        unsetenv("BC_CPU");
+        free(text);
+        for (int pop = 0; pop < 2; pop++) {
+            char wp[64];
+            snprintf(wp, sizeof wp, "/tmp/bc_poppins_v%d_%d_%d.txt", (int)getpid(), net, pop);
+            unlink(wp);
+        }
+        unlink(pp);
+        if (!fast || !ref) { bc_poppins_free(fast); bc_poppins_free(ref); return; }
+        if (big) {
+            BC_CHECK(bc_poppins_set_stimulus(fast, 1, 0, big) == BC_OK && bc_poppins_set_stimulus(ref, 1, 0, big) == BC_OK);
+        }
+        int n = bc_poppins_neurons(fast), mism = 0;
+        bc_poppins_stats sf = {0}, sr = {0};
+        for (int t = 0; t < 600; t++) {
+            bc_poppins_step(fast, &sf);
+            bc_poppins_step(ref, &sr);
+            mism += memcmp(bc_poppins_potentials(fast), bc_poppins_potentials(ref), (size_t)n * sizeof(int32_t)) != 0 ||
+                    memcmp(bc_poppins_currents(fast), bc_poppins_currents(ref), (size_t)n * sizeof(int32_t)) != 0 ||
+                    memcmp(bc_poppins_spikes(fast), bc_poppins_spikes(ref), (size_t)n) != 0;
+            int32_t nf1, nf2;
+            const int32_t *f1 = bc_poppins_fired(fast, &nf1), *f2 = bc_poppins_fired(ref, &nf2);
+            mism += nf1 != nf2 || memcmp(f1, f2, (size_t)nf1 * sizeof(int32_t)) != 0;
+        }
+        BC_CHECK_MSG(mism == 0, "network %d (%d + %d): %d steps differ", net, n1, n2, mism);
+        BC_CHECK(sf.spikes == sr.spikes && sf.sops == sr.sops && sf.acc_saturations == sr.acc_saturations);
+        BC_CHECK(sf.spikes > 0);
+        if (acc_bits == 10) BC_CHECK_MSG(sr.acc_saturations > 0, "network %d: no saturation", net);
+        bc_poppins_free(fast);
+        bc_poppins_free(ref);
+    }
+#undef R
+}
+
 /* The one-step delay and delta synapses, derived by hand on a two-level processor. */
 static void test_delay_and_hierarchy(void) {
     const char *ini =
@@ -527,6 +619,8 @@ static void test_bad_files(void) {
     expect_bad("[chip]\nmax_neurons = 4\n[population]\nneurons = 5\n", "a.ini", "a.ini:4: neurons = 5 exceeds the chip's max_neurons = 4");
     expect_bad("[population]\nneurons = 2\nrest = 300\n", "a.ini", "a.ini:3: rest: value 1 is not an integer in [0, 255]");
     expect_bad("[population]\nneurons = 3\nrest = 1 2\n", "a.ini", "a.ini:3: rest: 2 values; expected 1 (all neurons) or 3");
+    expect_bad("[population]\nneurons = 3\nrest = 1 2\nrest = 3 4\n", "a.ini", "a.ini:4: rest: 4 values; expected 1 (all neurons) or 3");
+    expect_bad("[population]\nneurons = 3\nrest =\n", "a.ini", "a.ini:3: rest: no values");
     expect_bad("[population]\nneurons = 2\na = 0\nb = 0\n", "a.ini", "a.ini:3: neuron 0 of 'pop0' has a = b = 0");
     expect_bad("[population]\nneurons = 2\ntau = 10\n", "a.ini", "a.ini:3: tau = 10 is not 0 or a power of two");
     expect_bad("[population]\nneurons = 2\ntau = -4\n", "a.ini", "a.ini:3: tau: value 1");
@@ -738,6 +832,7 @@ int main(void) {
     test_patterns();
     test_burst_pair();
     test_random_networks();
+    test_scalar_vs_dispatch();
     test_delay_and_hierarchy();
     test_clone_reset();
     test_bad_files();

@@ -76,6 +76,7 @@ bc_status bc_avoid_episode_run(bc_poppins *p, const bc_avoid_params *ap, uint64_
         double pl = bc__world_sense(&w, ap, +1), pr = bc__world_sense(&w, ap, -1);
         int32_t il = bc__avoid_stim(ap, pl), ir = bc__avoid_stim(ap, pr);
         for (int32_t i = 0; i < ns; i++) p->stim[i] = i < ns / 2 ? il : ir;
+        if (ap->stim_max > p->stim_bound) p->stim_bound = ap->stim_max; /* what the vector step checks */
         bool onset = prev_prox <= 0 && fmax(pl, pr) > 0;
         prev_prox = fmax(pl, pr);
         /* the processor's window: the stimulus is fixed, so it runs ahead of the world */

@@ -34,4 +34,16 @@ static inline int32_t bc__syn_decay(int32_t i, int32_t shift) {
     return i > 0 ? i - 1 : i < 0 ? i + 1 : 0;
 }
 
+/* The neuron phase of a step for n neurons (src/snn/avx512_iqif.c): returns the number of
+ * spikes, listed in fired; *bound = max |acc| afterwards. Only for noise-free processors whose
+ * sums provably fit 32 bits. */
+int32_t bc__iqif_update_avx512(int32_t n, int32_t *restrict x, int32_t *restrict acc, uint8_t *restrict spk,
+                               int32_t *restrict fired, int64_t *bound, const int32_t *restrict stim,
+                               const int32_t *restrict shift, const int32_t *restrict rest,
+                               const int32_t *restrict thr, const int32_t *restrict reset,
+                               const int32_t *restrict a, const int32_t *restrict b,
+                               const int32_t *restrict fmin);
+/* acc[j] += w[j] for j < n (wrapping is the caller's concern: it proves there is none). */
+void bc__add_row_avx512(int32_t *restrict acc, const int32_t *restrict w, int32_t n);
+
 #endif

@@ -27,6 +27,8 @@ struct bc_poppins {
     /* per pre-synaptic neuron (n): non-zero weights of its row, and their largest magnitude */
     int32_t *row_nnz, *row_maxabs;
     int64_t acc_bound; /* >= max |acc| after the last step: below acc_hi, sums cannot saturate */
+    int64_t stim_bound; /* >= max |stim| */
+    bool simd;          /* the AVX-512 neuron phase may run (CPU and BC_CPU allow it) */
     /* state (n): membranes, accumulators, stimulus, spikes of the last step; fired (n) lists
      * the neurons that spiked in the last step, n_fired of them */
     int32_t *x, *acc, *stim, *fired;

@@ -59,7 +59,11 @@ static int bc__pf_handler(void *user, const char *section, const char *key, cons
     bool known = false;
     for (int i = 0; bc__pf_keys[s->kind][i]; i++) known |= !strcmp(key, bc__pf_keys[s->kind][i]);
     if (!known) return BAD("%s:%d: unknown key '%s' in [%s]", p->origin, p->line, key, bc__pf_names[s->kind]);
-    if (strcmp(key, "weights"))
+    /* per-neuron lists and weight rows may continue over several lines; other keys not */
+    static const char *const lists[] = {"rest", "threshold", "reset", "a", "b", "noise", "tau", "bias", "weights"};
+    bool list = false;
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) list |= !strcmp(key, lists[i]);
+    if (!list)
         for (int32_t i = 0; i < s->nkv; i++)
             if (!strcmp(s->kv[i].key, key))
                 return BAD("%s:%d: '%s' given twice in [%s] (first on line %d)", p->origin, p->line, key, bc__pf_names[s->kind], (int)s->kv[i].line);
@@ -184,25 +188,30 @@ static bool bc__pf_name(const char *v, char *out) {
     return true;
 }
 
-/* A per-neuron key: one value for all n neurons or n values. dst: (n). */
+/* A per-neuron key: one value for all n neurons or n values, on one line or continued over
+ * several lines with the same key. dst: (n). */
 static bc_status bc__pf_per_neuron(const bc__pf *p, const bc__pf_sec *s, const char *key, int64_t lo,
                                    int64_t hi, int32_t def, int32_t n, int32_t *dst) {
-    const bc__pf_kv *kv = bc__pf_get(s, key);
     for (int32_t i = 0; i < n; i++) dst[i] = def;
-    if (!kv) return BC_OK;
-    const char *c = kv->val;
-    int64_t v;
-    bool bad = false;
-    int32_t k = 0;
-    while (bc__pf_next_int(&c, lo, hi, &v, &bad)) {
-        if (bad) return bc__fail(BC_ERR_FORMAT, "%s:%d: %s: value %d is not an integer in [%lld, %lld]", p->origin, (int)kv->line, key, (int)k + 1, (long long)lo, (long long)hi);
-        if (k < n) dst[k] = (int32_t)v;
-        k++;
+    int32_t k = 0, last = 0;
+    for (int32_t q = 0; q < s->nkv; q++) {
+        const bc__pf_kv *kv = &s->kv[q];
+        if (strcmp(kv->key, key)) continue;
+        const char *c = kv->val;
+        int64_t v;
+        bool bad = false;
+        last = kv->line;
+        while (bc__pf_next_int(&c, lo, hi, &v, &bad)) {
+            if (bad) return bc__fail(BC_ERR_FORMAT, "%s:%d: %s: value %d is not an integer in [%lld, %lld]", p->origin, (int)kv->line, key, (int)k + 1, (long long)lo, (long long)hi);
+            if (k < n) dst[k] = (int32_t)v;
+            k++;
+        }
     }
+    if (k == 0 && last) return bc__fail(BC_ERR_FORMAT, "%s:%d: %s: no values", p->origin, (int)last, key);
     if (k == 1) {
         for (int32_t i = 1; i < n; i++) dst[i] = dst[0];
-    } else if (k != n) {
-        return bc__fail(BC_ERR_FORMAT, "%s:%d: %s: %d values; expected 1 (all neurons) or %d (one per neuron)", p->origin, (int)kv->line, key, (int)k, (int)n);
+    } else if (k > 1 && k != n) {
+        return bc__fail(BC_ERR_FORMAT, "%s:%d: %s: %d values; expected 1 (all neurons) or %d (one per neuron)", p->origin, (int)last, key, (int)k, (int)n);
     }
     return BC_OK;
 }

@@ -12,7 +12,18 @@
 #include <string.h>
 #include <time.h>
 
+#include <unistd.h>
+
 #define DEFAULT_PRESET "hw/poppins-avoid.ini"
+#ifndef BC_HW_DIR
+#define BC_HW_DIR "hw"
+#endif
+
+/* The default preset: hw/ of the working directory, else the source tree's. */
+static const char *default_preset(void) {
+    if (access(DEFAULT_PRESET, R_OK) == 0) return DEFAULT_PRESET;
+    return BC_HW_DIR "/poppins-avoid.ini";
+}
 
 static void help(FILE *f) {
     fprintf(f,
@@ -44,7 +55,7 @@ static void help(FILE *f) {
             "window of --window steps decides; no winner: go straight. Reports the collision-free\n"
             "rate, decision latency (steps), SOPs and energy per decision and the real-time factor;\n"
             "writes episodes.csv, metrics.json and trajectory_<k>.svg to the run directory.\n"
-            "  CONFIG.ini         processor [%s]\n"
+            "  CONFIG.ini         processor [%s, from the working directory or the source tree]\n"
             "  --episodes N       episodes (each its own random arena) [100]\n"
             "  --first K          number of the first episode [0]\n"
             "  --seed S           seed of the arenas, start poses and neuron noise [1]\n"
@@ -441,7 +452,7 @@ static int poppins_avoid(int argc, char **argv) {
         }
     }
     if (optind < argc - 1) return cli_usage("poppins avoid", "expected at most one processor file, got %d arguments", argc - optind);
-    const char *cfg = optind == argc - 1 ? argv[optind] : DEFAULT_PRESET;
+    const char *cfg = optind == argc - 1 ? argv[optind] : default_preset();
     bc_ctx *ctx = NULL;
     bc_poppins *p = NULL;
     bc_avoid_episode *ep = NULL;
