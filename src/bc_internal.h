@@ -52,6 +52,9 @@ struct bc_ctx {
 };
 void bc__log(const bc_ctx *ctx, const char *fmt, ...) BC__PRINTF(2, 3);
 
+/* Four draws at once: out[w] == bc_rng_u32(k, 4 * block + w) (one Philox call for four). */
+void bc__rng_block(bc_rng_key k, uint64_t block, uint32_t out[4]);
+
 /* Monotonic wall time in seconds. */
 double bc__now(void);
 

@@ -18,6 +18,11 @@ uint32_t bc_rng_u32(bc_rng_key k, uint64_t index) {
     return r.v[index & 3];
 }
 
+void bc__rng_block(bc_rng_key k, uint64_t block, uint32_t out[4]) {
+    philox4x32_ctr_t r = bc__philox(k, block);
+    for (int i = 0; i < 4; i++) out[i] = r.v[i];
+}
+
 float bc_rng_uniform(bc_rng_key k, uint64_t index) {
     return (float)(bc_rng_u32(k, index) >> 8) * (1.0f / 16777216.0f);
 }

@@ -14,6 +14,7 @@ static const struct {
     {"sweep", cmd_sweep, "accuracy over chips against one CIM hardware parameter"},
     {"info", cmd_info, "show a checkpoint's network, tensors and training facts"},
     {"data", cmd_data, "list datasets, or prepare one (mnist10k)"},
+    {"poppins", cmd_poppins, "simulate the POPPINS IQIF processor; closed-loop obstacle avoidance"},
 };
 #define N_CMDS (sizeof cmds / sizeof cmds[0])
 
