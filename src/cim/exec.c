@@ -7,7 +7,11 @@
  * chip's effective weights w*c; D is a per-chip constant, less the padded taps' sums at image
  * borders. For mismatch-discharging cells S = (D - Y) / 2. Without variation c = 1 and every
  * quantity is a small integer held exactly in float, so the ideal readout reproduces the
- * digital layer bit for bit. */
+ * digital layer bit for bit.
+ *
+ * The integer path computes Y with int8 cells q = beff * S (src/cim/quant.c) and u8 inputs
+ * x + 1 in blocks of BC__CIM_ROWS rows: Y = (sum (x + 1) q - sum q) / S, exact in float, so it
+ * keeps that property (q = ±S without variation) and only rounds c to steps of 1/S. */
 #include "cim/cim.h"
 #include "kernels/gemm.h"
 #include "kernels/im2col.h"
@@ -15,9 +19,16 @@
 #include <math.h>
 #include <string.h>
 
-#define BC__CIM_ROWS 128 /* rows per task in the direct (dense) path */
+#define BC__CIM_ROWS 128 /* rows per task in the direct (dense) and integer paths */
 
-int64_t bc__cim_scratch(const bc__layer *l, int64_t rows) { return rows * l->wrows + 2 * l->wrows; }
+/* Float path: rows x N GEMM outputs and 2N of readout work. Integer path: the same for
+ * BC__CIM_ROWS rows, their u8 inputs, and for a conv the codes of a chunk's input samples. */
+int64_t bc__cim_scratch(const bc__layer *l, int64_t rows) {
+    const bc__conv_geom g = bc__conv_geom_of(l);
+    const int64_t r = rows > BC__CIM_ROWS ? rows : BC__CIM_ROWS;
+    const int64_t codes = bc__conv_direct(&g) ? 0 : (rows / ((int64_t)g.oh * g.ow) + 1) * l->in;
+    return r * l->wrows + 2 * l->wrows + (BC__CIM_ROWS * bc__cim_u8_ld(l->wk) + codes + 3) / 4;
+}
 
 /* Per-layer constants of the readout, in the units the inner loop wants. */
 typedef struct {
@@ -148,16 +159,81 @@ static void bc__run_rows(const bc_cim_chip *chip, const bc__cim_layer *cl, const
     }
 }
 
+/* The integer path for `rows` rows of u8 inputs u (ld ldu) into out (rows, N): per group the
+ * u8 x s8 GEMM, then Y = (C - qsum) / S in place (tmp holds C as int32, then Y as float),
+ * read as on the float path. */
+static void bc__run_rows_i8(const bc_cim_chip *chip, const bc__cim_layer *cl, const bc__readout *ro,
+                            const bc__conv_geom *geo, const uint8_t *u, int64_t ldu, int64_t rows, int64_t row0,
+                            int64_t batch_rows, float *tmp, float *out) {
+    const int64_t N = cl->N;
+    const float inv_s = 1.0f / (float)cl->qscale; /* a power of two: the scaling is exact */
+    int32_t *acc = (int32_t *)tmp;
+    float *work = tmp + rows * N;
+    memset(out, 0, (size_t)(rows * N) * sizeof *out);
+    for (int32_t g = 0; g < cl->G; g++) {
+        const int64_t k0 = cl->g_k0[g], kg = cl->g_k0[g + 1] - k0;
+        const int32_t *qs = cl->qsum + g * N;
+        chip->i8->gemm(acc, N, u + k0, ldu, cl->qpack + cl->qoff[g], rows, N, kg);
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t j = 0; j < N; j++) tmp[r * N + j] = (float)(acc[r * N + j] - qs[j]) * inv_s;
+        bc__read_group(chip, cl, ro, geo, g, tmp, rows, row0, batch_rows, work, out);
+    }
+}
+
+/* Dense (and 1x1) layers: blocks of BC__CIM_ROWS rows, coded straight from x. A conv: the
+ * float path's sample chunks, each coded once (a pixel feeds up to k*k im2col rows), then
+ * im2col'd and run BC__CIM_ROWS rows at a time so that the GEMM output stays in cache. */
+static void bc__cim_forward_i8(const bc_cim_chip *chip, const bc__cim_layer *cl, const bc__readout *ro,
+                               const bc__conv_geom *geo, const float *x, const bc__exec *e) {
+    const bc__layer *l = cl->l;
+    const int64_t K = cl->K, N = cl->N, ldu = bc__cim_u8_ld(K), p = (int64_t)geo->oh * geo->ow, batch_rows = e->n * p;
+    if (bc__conv_direct(geo)) {
+        const int64_t blocks = (batch_rows + BC__CIM_ROWS - 1) / BC__CIM_ROWS;
+        #pragma omp parallel for schedule(static)
+        for (int64_t b = 0; b < blocks; b++) {
+            int64_t r0 = b * BC__CIM_ROWS, nr = batch_rows - r0 < BC__CIM_ROWS ? batch_rows - r0 : BC__CIM_ROWS;
+            float *tmp = e->scratch + bc__thread_id() * e->scratch_per_thread;
+            uint8_t *u = (uint8_t *)(tmp + BC__CIM_ROWS * N + 2 * N);
+            for (int64_t r = 0; r < nr; r++) {
+                bc__u8_codes(u + r * ldu, x + (r0 + r) * K, K);
+                memset(u + r * ldu + K, 0, (size_t)(ldu - K));
+            }
+            bc__run_rows_i8(chip, cl, ro, geo, u, ldu, nr, r0, batch_rows, tmp, l->act + r0 * N);
+        }
+        return;
+    }
+    const int64_t chunks = bc__conv_chunks(l, e->n);
+    #pragma omp parallel for schedule(static)
+    for (int64_t ch = 0; ch < chunks; ch++) {
+        int64_t s0, ns;
+        bc__conv_chunk(e->n, chunks, ch, &s0, &ns);
+        float *tmp = e->scratch + bc__thread_id() * e->scratch_per_thread;
+        uint8_t *u = (uint8_t *)(tmp + BC__CIM_ROWS * N + 2 * N), *codes = u + BC__CIM_ROWS * ldu;
+        bc__u8_codes(codes, x + s0 * l->in, ns * l->in);
+        for (int64_t r = 0; r < ns * p; r += BC__CIM_ROWS) {
+            const int64_t nr = ns * p - r < BC__CIM_ROWS ? ns * p - r : BC__CIM_ROWS;
+            bc__im2col_u8(u, ldu, codes, r, nr, geo);
+            bc__run_rows_i8(chip, cl, ro, geo, u, ldu, nr, s0 * p + r, batch_rows, tmp, l->act + (s0 * p + r) * N);
+        }
+    }
+}
+
 void bc__cim_forward(const bc_cim_chip *chip, bc__cim_layer *cl, const float *x, const bc__exec *e) {
     const bc__layer *l = cl->l;
     const int64_t n = e->n, K = cl->K, N = cl->N, KN = K * N;
     if (cl->wversion != e->param_version) {
         #pragma omp parallel for schedule(static) if (KN > 16384)
         for (int64_t i = 0; i < KN; i++) cl->beff[i] = l->wbin[i] * cl->cell[i];
+        bc__cim_quantise(cl);
         cl->wversion = e->param_version;
     }
     const bc__readout ro = bc__readout_of(&chip->hw);
     const bc__conv_geom geo = bc__conv_geom_of(l);
+    if (chip->int8 && cl->qscale) {
+        bc__cim_forward_i8(chip, cl, &ro, &geo, x, e);
+        cl->reads++;
+        return;
+    }
     const int64_t p = (int64_t)geo.oh * geo.ow, batch_rows = n * p;
     if (bc__conv_direct(&geo)) {
         const int64_t blocks = (batch_rows + BC__CIM_ROWS - 1) / BC__CIM_ROWS;
