@@ -89,7 +89,7 @@ static void bc__i8_gemm_avx512vnni(int32_t *restrict c, int64_t ldc, const uint8
     const int64_t kq = bc__i8_quads(k);
     for (int64_t j0 = 0; j0 < n; j0 += 16 * BC__I5_NV) {
         const int64_t rem = n - j0, nv = rem >= 16 * BC__I5_NV ? BC__I5_NV : (rem + 15) / 16;
-        const int64_t tail = rem - 16 * (nv - 1); /* 1..16 columns in the last vector */
+        const int64_t left = rem - 16 * (nv - 1), tail = left < 16 ? left : 16; /* columns in the last vector */
         int32_t *cj = c + j0;
         const int8_t *bj = bp + bc__i8_b_offset(k, n, 0, j0); /* this block's panel */
         const bc__i5_fn full = bc__i5_blocks[BC__I5_RA - 1][nv - 1];
