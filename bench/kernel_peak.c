@@ -1,12 +1,14 @@
-/* Kernel peaks: OpenBLAS sgemm GFLOP/s and XNOR-popcount GEMM binary GMAC/s (best kernel
- * and scalar), on 1 thread and on N threads each running its own independent problem.
+/* Kernel peaks: OpenBLAS sgemm GFLOP/s, XNOR-popcount GEMM binary GMAC/s (best kernel
+ * and scalar) and the CIM executor's u8 x s8 GEMM GMAC/s, on 1 thread and on N threads each running its own independent problem.
  * Prints one key=value line per measurement for bench scripts to grep.
  *
  *   bc_kernel_peak [--threads N] [--seconds S] [--shapes]
  *
  * --shapes adds single-thread GMAC/s of every available variant on the conv (im2col) and
- * dense shapes the networks use. A binary MAC is one +-1 multiply-add (one bit of a row). */
+ * dense shapes the networks use, and of every u8 x s8 variant on the CIM executor's group
+ * shapes. A binary MAC is one +-1 multiply-add (one bit of a row). */
 #include "bc_internal.h"
+#include "kernels/i8gemm.h"
 #include "kernels/xnor.h"
 
 #include <cblas.h>
@@ -85,6 +87,34 @@ static double bench_xnor(const void *arg, double seconds) {
     return (double)x->n * (double)x->m * (double)x->k * (double)reps / t;
 }
 
+typedef struct {
+    const bc__i8_kernels *kern;
+    int64_t m, n, k;
+} i8_arg;
+
+/* m rows of {0, 1, 2} inputs x a packed (k, n) int8 B: one CIM row group's MACs. */
+static double bench_i8(const void *arg, double seconds) {
+    const i8_arg *x = arg;
+    const int64_t lda = bc__i8_quads(x->k) * 4;
+    uint8_t *a = bc__alloc((size_t)(x->m * lda));
+    int8_t *bt = bc__alloc((size_t)(x->n * x->k) + 1), *bp = bc__alloc((size_t)bc__i8_packed_bytes(x->k, x->n));
+    int32_t *c = bc__alloc((size_t)(x->m * x->n) * sizeof *c);
+    if (!a || !bt || !bp || !c) { free(a), free(bt), free(bp), free(c); return 0; }
+    for (int64_t i = 0; i < x->m * lda; i++) a[i] = (uint8_t)(i % 3);
+    for (int64_t i = 0; i < x->n * x->k; i++) bt[i] = (int8_t)(i % 129 - 64);
+    bc__i8_pack_b(bp, bt, x->k, x->k, x->n);
+    x->kern->gemm(c, x->n, a, lda, bp, x->m, x->n, x->k); /* warm-up */
+    int64_t reps = 0;
+    const double t0 = now_s();
+    double t;
+    do {
+        x->kern->gemm(c, x->n, a, lda, bp, x->m, x->n, x->k);
+        reps++;
+    } while ((t = now_s() - t0) < seconds);
+    free(a), free(bt), free(bp), free(c);
+    return (double)x->m * (double)x->n * (double)x->k * (double)reps / t;
+}
+
 /* Total rate of `threads` threads, each running fn on its own data at the same time. */
 static double run_threads(bench_fn fn, const void *arg, int threads, double seconds) {
     double total = 0;
@@ -140,6 +170,9 @@ int main(int argc, char **argv) {
     printf("xnor_gmacs=%.1f\n", run_threads(bench_xnor, &xb, threads, seconds) * 1e-9);
     printf("xnor_scalar_gmacs_1t=%.1f\n", run_threads(bench_xnor, &xs, 1, seconds) * 1e-9);
     printf("xnor_scalar_gmacs=%.1f\n", run_threads(bench_xnor, &xs, threads, seconds) * 1e-9);
+    const i8_arg ib = {bc__i8_kernels_for(cpu), 128, 512, 128};
+    printf("i8_kernel=%s\n", ib.kern->name);
+    printf("i8_gmacs_1t_128x512x128=%.1f\n", run_threads(bench_i8, &ib, 1, seconds) * 1e-9);
     fflush(stdout);
 
     if (shapes) {
@@ -154,6 +187,18 @@ int main(int argc, char **argv) {
                 const double secs = c == 0 ? seconds * 0.5 : seconds;
                 printf("xnor_gmacs_1t_%s_%lldx%lldx%lld=%.1f\n", kern->name, (long long)x.n, (long long)x.m,
                        (long long)x.k, run_threads(bench_xnor, &x, 1, secs) * 1e-9);
+                fflush(stdout);
+            }
+        }
+        /* (m, n, k): 128 rows per task, a layer's columns, one 128-row group (and rows_on = 32). */
+        static const int64_t ish[][3] = {{128, 64, 128}, {128, 128, 128}, {128, 256, 128}, {128, 512, 128},
+                                         {1024, 128, 128}, {128, 256, 32}};
+        for (int c = 0; c <= (int)cpu; c++) {
+            const bc__i8_kernels *kern = bc__i8_kernels_for((bc_cpu)c);
+            for (size_t s = 0; s < sizeof ish / sizeof ish[0]; s++) {
+                const i8_arg x = {kern, ish[s][0], ish[s][1], ish[s][2]};
+                printf("i8_gmacs_1t_%s_%lldx%lldx%lld=%.1f\n", kern->name, (long long)x.m, (long long)x.n,
+                       (long long)x.k, run_threads(bench_i8, &x, 1, c == 0 ? seconds * 0.5 : seconds) * 1e-9);
                 fflush(stdout);
             }
         }

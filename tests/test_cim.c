@@ -5,6 +5,8 @@
  *    stride, odd channels; rows_on below the array height), and a real readout does not;
  *  - sampled cell currents and offsets have the configured spread (fixed seed);
  *  - a chip is re-created exactly from its index; 1 and 2 threads agree;
+ *  - the integer path is taken at the presets' variation, stays within its rounding of the
+ *    float path, and gives way to the float path for coarse cells;
  *  - malformed or absurd hardware descriptions fail with file:line messages. */
 #include "cim/cim.h"
 #include "bc_test.h"
@@ -257,6 +259,133 @@ static void test_threads(void) {
     bc_model_free(m);
 }
 
+/* ---- the integer path */
+
+/* Largest and rms difference of two float arrays; count of differing entries. */
+static void diff_stats(const float *a, const float *b, int64_t n, double *mx, double *rms, int64_t *ndiff) {
+    double s2 = 0.0;
+    *mx = 0.0;
+    *ndiff = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        *mx = d > *mx ? d : *mx;
+        s2 += d * d;
+        *ndiff += d != 0.0;
+    }
+    *rms = sqrt(s2 / (double)n);
+}
+
+/* One binary dense layer on the arrays (first and last), read ideally: the logits are the
+ * summed partial sums themselves. */
+static void test_int8_path(void) {
+    bc_model *m = bc_t_model(g_ctx, "dense8", "[net]\ninput = 1x1x256\n[sign]\n[dense]\nunits = 512\nbinary = 1\n[softmax]\n",
+                             (bc_shape){1, 1, 256}, 1);
+    if (!m) return;
+    const int64_t n = 37, K = 256, N = 512;
+    const size_t bytes = (size_t)(n * N) * sizeof(float);
+    float *x = malloc((size_t)(n * K) * sizeof *x), *z8 = malloc(bytes), *zf = malloc(bytes), *z = malloc(bytes);
+    fill(x, n * K, 5);
+    /* The sram65 preset's cells: sigma(I)/I ~ 13 %. */
+    const char *var[] = {"first_layer=cim", "last_layer=cim", "model=alpha_power", "sigma_vth_mV=40", "alpha=1.3",
+                         "overdrive_V=0.4", NULL};
+    bc_cim_hw hw = hw_with(var);
+    bc_cim_chip *chip = NULL;
+    BC_CHECK(bc_cim_chip_new(&hw, m, 4, 0, &chip) == BC_OK);
+    if (chip) {
+        BC_CHECK(bc_model_set_chip(m, chip) == BC_OK);
+        BC_CHECK(bc_model_predict(m, x, n, z8) == BC_OK);
+        BC_CHECK_MSG(chip->mapped[0].qscale == 64, "qscale %d, want 64 (the integer path)", chip->mapped[0].qscale);
+        chip->int8 = false;
+        BC_CHECK(bc_model_predict(m, x, n, zf) == BC_OK);
+        /* Each cell rounds by at most 1/(2S): |dY| <= K / 128 = 2; independent roundings give
+         * an rms of about sqrt(K / 12) / 64 = 0.072. */
+        double mx, rms;
+        int64_t nd;
+        diff_stats(z8, zf, n * N, &mx, &rms, &nd);
+        BC_CHECK_MSG(mx <= 0.5 && rms <= 0.1 && nd > 0, "integer vs float path: max %g, rms %g, %lld differ", mx, rms, (long long)nd);
+        /* Integer sums: the thread count cannot matter. */
+        chip->int8 = true;
+        bc_ctx_set_threads(g_ctx, 1);
+        BC_CHECK(bc_model_predict(m, x, n, z) == BC_OK);
+        BC_CHECK_MSG(!memcmp(z8, z, bytes), "integer path: 1 and 2 threads differ");
+        bc_ctx_set_threads(g_ctx, 2);
+        bc_model_set_chip(m, NULL);
+    }
+    bc_cim_chip_free(chip);
+    /* Without variation the cells are exactly +-S. */
+    const char *none[] = {"first_layer=cim", "last_layer=cim", NULL};
+    hw = hw_with(none);
+    BC_CHECK(bc_cim_chip_new(&hw, m, 4, 0, &chip) == BC_OK);
+    if (chip) {
+        BC_CHECK(bc_model_set_chip(m, chip) == BC_OK);
+        BC_CHECK(bc_model_predict(m, x, n, z) == BC_OK);
+        const bc__cim_layer *cl = &chip->mapped[0];
+        BC_CHECK(cl->qscale == 64 && cl->q[0] == (cl->beff[0] > 0 ? 64 : -64));
+        bc_model_set_chip(m, NULL);
+    }
+    bc_cim_chip_free(chip);
+    /* Sub-threshold cells spread over decades: too coarse in int8, the float GEMM stays. */
+    const char *sub[] = {"first_layer=cim", "last_layer=cim", "model=subthreshold", "sigma_vth_mV=40", NULL};
+    hw = hw_with(sub);
+    BC_CHECK(bc_cim_chip_new(&hw, m, 4, 0, &chip) == BC_OK);
+    if (chip) {
+        BC_CHECK(bc_model_set_chip(m, chip) == BC_OK);
+        BC_CHECK(bc_model_predict(m, x, n, z) == BC_OK);
+        BC_CHECK_MSG(chip->mapped[0].qscale == 0, "qscale %d, want 0 (float path)", chip->mapped[0].qscale);
+        bc_model_set_chip(m, NULL);
+    }
+    bc_cim_chip_free(chip);
+    free(x), free(z8), free(zf), free(z);
+    bc_model_free(m);
+}
+
+/* A padded binary conv after a float one (K = 180 rows in groups of 32, padded taps at the borders) as the
+ * logits: ideally read, within the rounding of the float path; read by SAs with read noise,
+ * few flipped group signs and 1 and 2 threads identical. */
+static void test_int8_conv(void) {
+    bc_model *m = bc_t_model(g_ctx, "conv8", "[net]\ninput = 3x9x9\n[conv]\nfilters = 20\n[sign]\n[conv]\nfilters = 70\nbinary = 1\n"
+                             "[flatten]\n[softmax]\n", (bc_shape){3, 9, 9}, 2);
+    if (!m) return;
+    const int64_t n = 11, in = 3 * 9 * 9, out = bc_model_outputs(m);
+    const size_t bytes = (size_t)(n * out) * sizeof(float);
+    float *x = malloc((size_t)(n * in) * sizeof *x), *z8 = malloc(bytes), *zf = malloc(bytes), *z = malloc(bytes);
+    fill(x, n * in, 6);
+    const char *ideal[] = {"last_layer=cim", "rows_on=32", "model=alpha_power", "sigma_vth_mV=40", NULL};
+    const char *sa[] = {"last_layer=cim", "rows_on=32", "model=alpha_power", "sigma_vth_mV=40",
+                        "kind=sa", "sigma_offset_mV=5", "sigma_read_mV=3", NULL};
+    for (int t = 0; t < 2; t++) {
+        bc_cim_hw hw = hw_with(t ? sa : ideal);
+        bc_cim_chip *chip = NULL;
+        BC_CHECK(bc_cim_chip_new(&hw, m, 11, 3, &chip) == BC_OK);
+        if (!chip) continue;
+        BC_CHECK(bc_model_set_chip(m, chip) == BC_OK);
+        BC_CHECK(bc_model_predict(m, x, n, z8) == BC_OK);
+        BC_CHECK_MSG(chip->mapped[0].qscale == 64, "qscale %d", chip->mapped[0].qscale);
+        chip->int8 = false;
+        chip->mapped[0].reads = 0; /* the same read noise again */
+        BC_CHECK(bc_model_predict(m, x, n, zf) == BC_OK);
+        double mx, rms;
+        int64_t nd;
+        diff_stats(z8, zf, n * out, &mx, &rms, &nd);
+        if (!t) {
+            BC_CHECK_MSG(mx <= 0.5 && rms <= 0.1 && nd > 0, "conv, ideal: max %g, rms %g, %lld differ", mx, rms, (long long)nd);
+        } else {
+            /* A flip moves a column's sum by 2: about 0.7 % of the outputs see one here. */
+            BC_CHECK_MSG(nd <= n * out / 50, "conv, sa: %lld of %lld outputs differ (max %g)", (long long)nd, (long long)(n * out), mx);
+            chip->int8 = true;
+            chip->mapped[0].reads = 0;
+            bc_ctx_set_threads(g_ctx, 1);
+            BC_CHECK(bc_model_predict(m, x, n, z) == BC_OK);
+            bc_ctx_set_threads(g_ctx, 2);
+            BC_CHECK_MSG(!memcmp(z8, z, bytes), "conv, sa: 1 and 2 threads differ");
+        }
+        bc_model_set_chip(m, NULL);
+        bc_cim_chip_free(chip);
+    }
+    free(x), free(z8), free(zf), free(z);
+    bc_model_free(m);
+}
+
 /* ---- description files */
 
 static void bad_hw(const char *text, const char *want) {
@@ -316,6 +445,8 @@ int main(void) {
     test_ideal_is_digital();
     test_variation_stats();
     test_threads();
+    test_int8_path();
+    test_int8_conv();
     bc_ctx_free(g_ctx);
     return bc_t_report();
 }

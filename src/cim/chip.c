@@ -56,10 +56,18 @@ static bc_status bc__map_layer(bc__cim_layer *cl, const bc__layer *l, const bc_c
     cl->tcount = T ? bc__alloc(T * G * sizeof(int32_t)) : NULL;
     cl->vref = bc__alloc(G * sizeof(float));
     cl->offset = bc__alloc((size_t)cl->A * N * sizeof(float));
+    cl->q = bc__alloc(KN);
+    cl->qoff = bc__alloc((G + 1) * sizeof(int64_t));
+    cl->qsum = bc__alloc(G * N * sizeof(int32_t));
     if (!cl->g_k0 || !cl->g_array || !cl->cell || !cl->beff || !cl->gsum || (T && (!cl->tsum || !cl->tcount)) ||
-        !cl->vref || !cl->offset)
+        !cl->vref || !cl->offset || !cl->q || !cl->qoff || !cl->qsum)
         return bc__fail(BC_ERR_NOMEM, "CIM chip: layer %d (%lld x %lld cells)", l->index, (long long)cl->K, (long long)cl->N);
     bc__groups(hw, cl->K, cl->g_k0, cl->g_array);
+    cl->qoff[0] = 0;
+    for (int32_t g = 0; g < cl->G; g++)
+        cl->qoff[g + 1] = cl->qoff[g] + bc__i8_packed_bytes(cl->g_k0[g + 1] - cl->g_k0[g], cl->N);
+    if (!(cl->qpack = bc__alloc((size_t)cl->qoff[cl->G])))
+        return bc__fail(BC_ERR_NOMEM, "CIM chip: layer %d packed cells", l->index);
     const float half_dv = (float)(0.5 * bc_cim_hw_dv_cell_V(hw));
     for (int32_t g = 0; g < cl->G; g++) {
         /* "mid": the bitline when half the group's rows discharge (2S = rows). */
@@ -124,6 +132,8 @@ bc_status bc_cim_chip_new(const bc_cim_hw *hw, const bc_model *m, uint64_t seed,
     c->hw = *hw;
     c->model = m;
     c->seed = seed;
+    c->i8 = bc__i8_kernels_for(m->ctx->cpu);
+    c->int8 = true;
     c->by_layer = calloc((size_t)m->n_layers, sizeof *c->by_layer);
     c->mapped = calloc((size_t)m->n_layers, sizeof *c->mapped);
     if (!c->by_layer || !c->mapped) {
@@ -151,6 +161,7 @@ void bc_cim_chip_free(bc_cim_chip *c) {
         bc__cim_layer *cl = &c->mapped[i];
         free(cl->g_k0); free(cl->g_array); free(cl->cell); free(cl->beff); free(cl->gsum);
         free(cl->tsum); free(cl->tcount); free(cl->vref); free(cl->offset);
+        free(cl->q); free(cl->qpack); free(cl->qoff); free(cl->qsum);
     }
     free(c->mapped);
     free(c->by_layer);

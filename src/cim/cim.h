@@ -2,6 +2,7 @@
 #ifndef BC_CIM_CIM_H
 #define BC_CIM_CIM_H
 #include "bitcell_cim.h"
+#include "kernels/i8gemm.h"
 #include "nn/model.h"
 
 /* Streams of the keyed RNG that make up a chip. */
@@ -23,7 +24,13 @@ typedef struct {
     int32_t *tcount;     /* (taps, G) rows of a tap inside a group */
     float *vref;         /* (G) SA reference of each group, volts */
     float *offset;       /* (A, N) SA / ADC input-referred offset of each array column, volts */
-    uint64_t wversion;   /* param_version beff was made from (0: never) */
+    /* The integer path (src/cim/quant.c): beff in steps of 1/qscale as int8. */
+    int32_t qscale;      /* S: 64 or 32 (a power of two); 0 when beff needs a coarser step */
+    int8_t *q;           /* (N, K) round(beff * S) */
+    int8_t *qpack;       /* each group's rows of q as a packed B (kernels/i8gemm.h) */
+    int64_t *qoff;       /* (G + 1) byte offset of each group's panels in qpack */
+    int32_t *qsum;       /* (G, N) sum of q over each group's rows */
+    uint64_t wversion;   /* param_version beff (and q) were made from (0: never) */
     uint64_t reads;      /* forward calls so far: keys the per-read noise */
 } bc__cim_layer;
 
@@ -35,6 +42,8 @@ struct bc_cim_chip {
     int32_t n_mapped;
     bc__cim_layer *mapped;
     bc__cim_layer **by_layer; /* (model layers) NULL where the layer stays digital */
+    const bc__i8_kernels *i8; /* integer-path kernels for the model's CPU level */
+    bool int8;                /* integer path where qscale allows (tests turn it off to compare) */
 };
 
 /* Bitline voltage after a group discharged: twice_s = 2 * (summed relative current of the
@@ -51,6 +60,18 @@ double bc__cim_cell_current(const bc_cim_hw *hw, double dvth_mV);
 static inline bc__cim_layer *bc__cim_layer_of(const bc_cim_chip *c, int32_t index) {
     return c ? c->by_layer[index] : NULL;
 }
+/* Cell-current resolution of the integer path: beff is held in steps of 1/S, S a power of two
+ * (so the ideal chip's ±1 cells and their sums stay exact), S = 64 when every |beff| < 127/64,
+ * else the largest power of two with max |beff| * S <= 127. Below BC__CIM_QSCALE_MIN the layer
+ * keeps the float GEMM: a step of 1/32 of the nominal current (rounding error at most 1/64,
+ * sd 0.009 per cell) is far below the variation the model studies (sd 5-30 %). */
+#define BC__CIM_QSCALE_MIN 32
+/* Remakes q, qpack and qsum from beff and sets qscale (0: float path). */
+void bc__cim_quantise(bc__cim_layer *cl);
+/* Bytes per row of the integer path's u8 inputs: K plus the 3 a kernel may read past a group
+ * ending on the last row (the weights there are 0), rounded to 16. */
+static inline int64_t bc__cim_u8_ld(int64_t K) { return (K + 3 + 15) / 16 * 16; }
+
 /* Forward of a mapped layer through the chip: x (n, in) ±1 -> l->act (n, out), no bias. */
 void bc__cim_forward(const bc_cim_chip *chip, bc__cim_layer *cl, const float *x, const bc__exec *e);
 /* Scratch floats per thread bc__cim_forward needs beyond the layer's im2col. */

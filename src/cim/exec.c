@@ -7,7 +7,11 @@
  * chip's effective weights w*c; D is a per-chip constant, less the padded taps' sums at image
  * borders. For mismatch-discharging cells S = (D - Y) / 2. Without variation c = 1 and every
  * quantity is a small integer held exactly in float, so the ideal readout reproduces the
- * digital layer bit for bit. */
+ * digital layer bit for bit.
+ *
+ * The integer path computes Y with int8 cells q = beff * S (src/cim/quant.c) and u8 inputs
+ * x + 1 in blocks of BC__CIM_ROWS rows: Y = (sum (x + 1) q - sum q) / S, exact in float, so it
+ * keeps that property (q = ±S without variation) and only rounds c to steps of 1/S. */
 #include "cim/cim.h"
 #include "kernels/gemm.h"
 #include "kernels/im2col.h"
@@ -15,9 +19,16 @@
 #include <math.h>
 #include <string.h>
 
-#define BC__CIM_ROWS 128 /* rows per task in the direct (dense) path */
+#define BC__CIM_ROWS 128 /* rows per task in the direct (dense) and integer paths */
 
-int64_t bc__cim_scratch(const bc__layer *l, int64_t rows) { return rows * l->wrows + 2 * l->wrows; }
+/* Float path: rows x N GEMM outputs and 3N of readout work. Integer path: the same for
+ * BC__CIM_ROWS rows, their u8 inputs, and for a conv the codes of a chunk's input samples. */
+int64_t bc__cim_scratch(const bc__layer *l, int64_t rows) {
+    const bc__conv_geom g = bc__conv_geom_of(l);
+    const int64_t r = rows > BC__CIM_ROWS ? rows : BC__CIM_ROWS;
+    const int64_t codes = bc__conv_direct(&g) ? 0 : (rows / ((int64_t)g.oh * g.ow) + 1) * l->in;
+    return r * l->wrows + 3 * l->wrows + (BC__CIM_ROWS * bc__cim_u8_ld(l->wk) + codes + 3) / 4;
+}
 
 /* Per-layer constants of the readout, in the units the inner loop wants. */
 typedef struct {
@@ -96,10 +107,18 @@ static void bc__read_row(const bc__readout *ro, int64_t N, const float *restrict
     }
 }
 
+/* A group's GEMM output (rows, N): float Y, or (y NULL) the integer path's sums c, turned
+ * into Y = (c - qsum) * inv_s one row at a time as the readout reaches it (in L1). */
+typedef struct {
+    const float *y;
+    const int32_t *c, *qsum;
+    float inv_s;
+} bc__group_out;
+
 /* Reads group g of `rows` rows: y (rows, N) from the GEMM; adds each readout to out (rows, N).
- * row0 is the first row's index in the batch (pixel position, noise key). work: 2N floats. */
+ * row0 is the first row's index in the batch (pixel position, noise key). work: 3N floats. */
 static void bc__read_group(const bc_cim_chip *chip, const bc__cim_layer *cl, const bc__readout *ro,
-                           const bc__conv_geom *geo, int32_t g, const float *y, int64_t rows, int64_t row0,
+                           const bc__conv_geom *geo, int32_t g, const bc__group_out *y, int64_t rows, int64_t row0,
                            int64_t batch_rows, float *work, float *out) {
     const int64_t N = cl->N, G = cl->G, p = (int64_t)geo->oh * geo->ow;
     const float *gsum = cl->gsum + g * N, *off = cl->offset + (int64_t)cl->g_array[g] * N;
@@ -130,7 +149,10 @@ static void bc__read_group(const bc_cim_chip *chip, const bc__cim_layer *cl, con
             const uint64_t key0 = ((cl->reads * (uint64_t)batch_rows + (uint64_t)(row0 + r)) * (uint64_t)G + (uint64_t)g) * (uint64_t)N;
             for (int64_t j = 0; j < N; j++) noise[j] = ro->sigma_read * bc_rng_normal(kr, key0 + (uint64_t)j);
         }
-        bc__read_row(ro, N, y + r * N, d, nvalid, cl->vref[g], off, noise, out + r * N);
+        const float *yr = y->y ? y->y + r * N : work + 2 * N;
+        if (!y->y) /* exact: integers below 2^24 times a power of two */
+            for (int64_t j = 0; j < N; j++) work[2 * N + j] = (float)(y->c[r * N + j] - y->qsum[j]) * y->inv_s;
+        bc__read_row(ro, N, yr, d, nvalid, cl->vref[g], off, noise, out + r * N);
     }
 }
 
@@ -144,7 +166,64 @@ static void bc__run_rows(const bc_cim_chip *chip, const bc__cim_layer *cl, const
     for (int32_t g = 0; g < cl->G; g++) {
         const int64_t k0 = cl->g_k0[g], kg = cl->g_k0[g + 1] - k0;
         bc__sgemm_serial(false, true, rows, N, kg, 1.0f, col + k0, K, cl->beff + k0, K, 0.0f, tmp, N);
-        bc__read_group(chip, cl, ro, geo, g, tmp, rows, row0, batch_rows, work, out);
+        const bc__group_out y = {.y = tmp};
+        bc__read_group(chip, cl, ro, geo, g, &y, rows, row0, batch_rows, work, out);
+    }
+}
+
+/* The integer path for `rows` rows of u8 inputs u (ld ldu) into out (rows, N): per group the
+ * u8 x s8 GEMM into acc, then the readout of Y = (C - qsum) / S. */
+static void bc__run_rows_i8(const bc_cim_chip *chip, const bc__cim_layer *cl, const bc__readout *ro,
+                            const bc__conv_geom *geo, const uint8_t *u, int64_t ldu, int64_t rows, int64_t row0,
+                            int64_t batch_rows, int32_t *acc, float *work, float *out) {
+    const int64_t N = cl->N;
+    const float inv_s = 1.0f / (float)cl->qscale; /* a power of two: the scaling is exact */
+    memset(out, 0, (size_t)(rows * N) * sizeof *out);
+    for (int32_t g = 0; g < cl->G; g++) {
+        const int64_t k0 = cl->g_k0[g], kg = cl->g_k0[g + 1] - k0;
+        chip->i8->gemm(acc, N, u + k0, ldu, cl->qpack + cl->qoff[g], rows, N, kg);
+        const bc__group_out y = {.c = acc, .qsum = cl->qsum + g * N, .inv_s = inv_s};
+        bc__read_group(chip, cl, ro, geo, g, &y, rows, row0, batch_rows, work, out);
+    }
+}
+
+/* Dense (and 1x1) layers: blocks of BC__CIM_ROWS rows, coded straight from x. A conv: the
+ * float path's sample chunks, each coded once (a pixel feeds up to k*k im2col rows), then
+ * im2col'd and run BC__CIM_ROWS rows at a time so that the GEMM output stays in cache. */
+static void bc__cim_forward_i8(const bc_cim_chip *chip, const bc__cim_layer *cl, const bc__readout *ro,
+                               const bc__conv_geom *geo, const float *x, const bc__exec *e) {
+    const bc__layer *l = cl->l;
+    const int64_t K = cl->K, N = cl->N, ldu = bc__cim_u8_ld(K), p = (int64_t)geo->oh * geo->ow, batch_rows = e->n * p;
+    if (bc__conv_direct(geo)) {
+        const int64_t blocks = (batch_rows + BC__CIM_ROWS - 1) / BC__CIM_ROWS;
+        #pragma omp parallel for schedule(static)
+        for (int64_t b = 0; b < blocks; b++) {
+            int64_t r0 = b * BC__CIM_ROWS, nr = batch_rows - r0 < BC__CIM_ROWS ? batch_rows - r0 : BC__CIM_ROWS;
+            float *work = e->scratch + bc__thread_id() * e->scratch_per_thread;
+            int32_t *acc = (int32_t *)(work + 3 * N);
+            uint8_t *u = (uint8_t *)(acc + BC__CIM_ROWS * N);
+            for (int64_t r = 0; r < nr; r++) {
+                bc__u8_codes(u + r * ldu, x + (r0 + r) * K, K);
+                memset(u + r * ldu + K, 0, (size_t)(ldu - K));
+            }
+            bc__run_rows_i8(chip, cl, ro, geo, u, ldu, nr, r0, batch_rows, acc, work, l->act + r0 * N);
+        }
+        return;
+    }
+    const int64_t chunks = bc__conv_chunks(l, e->n);
+    #pragma omp parallel for schedule(static)
+    for (int64_t ch = 0; ch < chunks; ch++) {
+        int64_t s0, ns;
+        bc__conv_chunk(e->n, chunks, ch, &s0, &ns);
+        float *work = e->scratch + bc__thread_id() * e->scratch_per_thread;
+        int32_t *acc = (int32_t *)(work + 3 * N);
+        uint8_t *u = (uint8_t *)(acc + BC__CIM_ROWS * N), *codes = u + BC__CIM_ROWS * ldu;
+        bc__u8_codes(codes, x + s0 * l->in, ns * l->in);
+        for (int64_t r = 0; r < ns * p; r += BC__CIM_ROWS) {
+            const int64_t nr = ns * p - r < BC__CIM_ROWS ? ns * p - r : BC__CIM_ROWS;
+            bc__im2col_u8(u, ldu, codes, r, nr, geo);
+            bc__run_rows_i8(chip, cl, ro, geo, u, ldu, nr, s0 * p + r, batch_rows, acc, work, l->act + (s0 * p + r) * N);
+        }
     }
 }
 
@@ -154,10 +233,16 @@ void bc__cim_forward(const bc_cim_chip *chip, bc__cim_layer *cl, const float *x,
     if (cl->wversion != e->param_version) {
         #pragma omp parallel for schedule(static) if (KN > 16384)
         for (int64_t i = 0; i < KN; i++) cl->beff[i] = l->wbin[i] * cl->cell[i];
+        bc__cim_quantise(cl);
         cl->wversion = e->param_version;
     }
     const bc__readout ro = bc__readout_of(&chip->hw);
     const bc__conv_geom geo = bc__conv_geom_of(l);
+    if (chip->int8 && cl->qscale) {
+        bc__cim_forward_i8(chip, cl, &ro, &geo, x, e);
+        cl->reads++;
+        return;
+    }
     const int64_t p = (int64_t)geo.oh * geo.ow, batch_rows = n * p;
     if (bc__conv_direct(&geo)) {
         const int64_t blocks = (batch_rows + BC__CIM_ROWS - 1) / BC__CIM_ROWS;

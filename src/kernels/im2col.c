@@ -73,3 +73,28 @@ void bc__im2col_bits(uint64_t *restrict col, const uint64_t *restrict x, int64_t
             }
     }
 }
+
+/* Branch-free, so that it vectorises. */
+void bc__u8_codes(uint8_t *restrict d, const float *restrict x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) d[i] = (uint8_t)((x[i] >= 0.0f) + (x[i] > 0.0f));
+}
+
+void bc__im2col_u8(uint8_t *restrict col, int64_t ldc, const uint8_t *restrict xc, int64_t r0, int64_t rows,
+                   const bc__conv_geom *g) {
+    const int64_t c = g->c, p = (int64_t)g->oh * g->ow, row = (int64_t)g->k * g->k * c;
+    for (int64_t r = 0; r < rows; r++) {
+        const int64_t s = (r0 + r) / p, pix = (r0 + r) % p;
+        const int32_t oy = (int32_t)(pix / g->ow), ox = (int32_t)(pix % g->ow);
+        const uint8_t *xs = xc + s * (int64_t)g->h * g->w * c;
+        uint8_t *dst = col + r * ldc;
+        for (int32_t ky = 0; ky < g->k; ky++) {
+            int32_t iy = oy * g->stride - g->pad + ky;
+            for (int32_t kx = 0; kx < g->k; kx++, dst += c) {
+                int32_t ix = ox * g->stride - g->pad + kx;
+                if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) memset(dst, 1, (size_t)c);
+                else memcpy(dst, xs + ((int64_t)iy * g->w + ix) * c, (size_t)c);
+            }
+        }
+        memset(dst, 0, (size_t)(ldc - row));
+    }
+}

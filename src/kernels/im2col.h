@@ -19,6 +19,13 @@ void bc__col2im_add(float *restrict dx, const float *restrict col, int64_t n, co
 /* Packed: x (n*h*w pixels, cw words each) -> col (n*oh*ow, k*k*cw words); padded taps are 0. */
 void bc__im2col_bits(uint64_t *restrict col, const uint64_t *restrict x, int64_t n, int64_t cw,
                      const bc__conv_geom *g);
+/* u8 codes x + 1 of ±1 activations: d[i] = 0 for x < 0, 2 for x > 0, 1 for x = 0. */
+void bc__u8_codes(uint8_t *restrict d, const float *restrict x, int64_t n);
+/* Rows r0 .. r0 + rows - 1 of the im2col of codes xc (n, h, w, c) bytes: col (rows, ldc)
+ * gets code 1 (x = 0: a wordline that stays off) on padded taps, and 0 in bytes k*k*c ..
+ * ldc - 1 of a row. Row r is output pixel r % (oh*ow) of sample r / (oh*ow). */
+void bc__im2col_u8(uint8_t *restrict col, int64_t ldc, const uint8_t *restrict xc, int64_t r0, int64_t rows,
+                   const bc__conv_geom *g);
 /* True when output pixel (oy, ox) has at least one tap in the padding. */
 static inline int bc__conv_border(const bc__conv_geom *g, int32_t oy, int32_t ox) {
     int32_t y0 = oy * g->stride - g->pad, x0 = ox * g->stride - g->pad;

@@ -358,6 +358,7 @@ static bc_status bc__reserve_scratch(bc_model *m, int64_t n) {
             if (r > red) red = r;
         }
     }
+    per_thread = (per_thread + 15) / 16 * 16; /* 64-byte blocks: each thread's uint64 views stay aligned */
     int32_t threads = bc__thread_count();
     free(m->scratch);
     free(m->pk);
