@@ -252,6 +252,7 @@ void bc_model_free(bc_model *m) {
     free(m->ews);
     for (int i = 0; i < 2; i++) { free(m->pbits[i]); free(m->pint[i]); }
     free(m->pthr);
+    free(m->pmask);
     free(m->scratch);
     free(m->wslots);
     free(m->pk);

@@ -135,8 +135,28 @@ void bc__pack_rows(const bc__exec *e, uint64_t *bits, const float *x, int64_t ro
 /* A binary dense/conv layer on packed ±1 input xbits (n samples; per pixel ceil(c/64) words):
  * the exact integer outputs, to yi (int32) or yf (float), (n, out features). */
 void bc__conv_xnor(const bc__layer *l, const bc__exec *e, const uint64_t *xbits, int64_t n, int32_t *yi, float *yf);
-/* Scratch floats per thread a dense or conv layer needs for a batch of n (im2col chunks). */
+/* Scratch floats per thread a dense or conv layer needs for a batch of n (im2col chunks,
+ * and the evaluation-only direct and fused paths below). */
 int64_t bc__conv_scratch(const bc__layer *l, int64_t n);
+/* Corrected XNOR dots of samples [s0, s0+ns) of a binary layer on packed input xbits:
+ * (ns * out pixels, out channels) int32 into dots; col: scratch for the packed im2col
+ * (ns * pixels * taps * words per pixel), unused by dense and 1x1 layers. */
+void bc__conv_xnor_samples(const bc__layer *l, const bc__exec *e, const uint64_t *xbits, int64_t s0, int64_t ns,
+                           uint64_t *col, int32_t *dots);
+/* Samples per block of the packed engine's fused binary layers, for a batch of n: about
+ * BC__FUSE_ROWS output pixels, so a block's integers stay in L2, and at least 8 blocks. */
+int64_t bc__conv_block_samples(const bc__layer *l, int64_t n);
+/* A float conv on few channels (wk <= 32), which evaluation runs as a direct convolution. */
+bool bc__conv_direct_ok(const bc__layer *l);
+/* Output rows per call of the packed engine's first-layer block. */
+#define BC__DIRECT_ROWS 4
+/* Direct conv, per thread: scr holds the zero-padded image, then the transposed weights,
+ * which this returns (*xp = the padded image); call once per block of samples. */
+float *bc__direct_prepare(const bc__layer *l, const bc__exec *e, float *scr, const float **xp);
+/* Output rows [oy0, oy0 + nr) of sample xs (h, w, c) into out (nr * ow, channels), with the
+ * bias; pad_now copies xs into the padded image first (once per sample). */
+void bc__direct_rows(const bc__layer *l, const bc__exec *e, const float *xs, const float *wt, float *scr,
+                     int32_t oy0, int32_t nr, float *out, bool pad_now);
 
 struct bc_model {
     bc_ctx *ctx;
@@ -173,6 +193,7 @@ struct bc_model {
     uint64_t *pbits[2];                    /* packed engine: ping-pong packed activations */
     int32_t *pint[2];                      /* packed engine: ping-pong integer activations */
     float *pthr;                           /* packed engine: per-channel thresholds */
+    uint64_t *pmask;                       /* packed engine: channels pooled by OR (1) or AND (0) */
     int64_t prows;                         /* rows the packed buffers hold */
 };
 
