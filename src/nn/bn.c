@@ -36,9 +36,10 @@ static void bc__bn_colsum(const float *x, int64_t n, int64_t f, const float *cen
         for (int64_t j = 0; j < f; j++) out[j] += red[b * f + j];
 }
 
-void bc__bn_train_rows(const float *x, int64_t n, int64_t f, const float *gamma, const float *beta,
-                       float *rmean, float *rvar, float momentum, float eps, float *xhat,
-                       float *y, float *stat, double *red) {
+/* y (or, when sgn is given, only sign(y) into sgn) of the training forward. */
+static void bc__bn_train_impl(const float *x, int64_t n, int64_t f, const float *gamma, const float *beta,
+                              float *rmean, float *rvar, float momentum, float eps, float *xhat,
+                              float *y, float *sgn, float *stat, double *red) {
     float *mean = stat, *istd = stat + f;
     double *sum = red + bc__bn_red_size(n, f) / 2; /* second half holds the totals */
     bc__bn_colsum(x, n, f, NULL, red, sum);
@@ -52,6 +53,16 @@ void bc__bn_train_rows(const float *x, int64_t n, int64_t f, const float *gamma,
         rmean[j] = (1.0f - momentum) * rmean[j] + momentum * mean[j];
         rvar[j] = (1.0f - momentum) * rvar[j] + momentum * (float)unbiased;
     }
+    if (sgn) {
+        #pragma omp parallel for schedule(static) if (n * f > 16384)
+        for (int64_t r = 0; r < n; r++)
+            for (int64_t j = 0; j < f; j++) {
+                float xh = (x[r * f + j] - mean[j]) * istd[j];
+                xhat[r * f + j] = xh;
+                sgn[r * f + j] = gamma[j] * xh + beta[j] >= 0.0f ? 1.0f : -1.0f; /* as the [sign] layer */
+            }
+        return;
+    }
     #pragma omp parallel for schedule(static) if (n * f > 16384)
     for (int64_t r = 0; r < n; r++)
         for (int64_t j = 0; j < f; j++) {
@@ -59,6 +70,12 @@ void bc__bn_train_rows(const float *x, int64_t n, int64_t f, const float *gamma,
             xhat[r * f + j] = xh;
             y[r * f + j] = gamma[j] * xh + beta[j];
         }
+}
+
+void bc__bn_train_rows(const float *x, int64_t n, int64_t f, const float *gamma, const float *beta,
+                       float *rmean, float *rvar, float momentum, float eps, float *xhat,
+                       float *y, float *stat, double *red) {
+    bc__bn_train_impl(x, n, f, gamma, beta, rmean, rvar, momentum, eps, xhat, y, NULL, stat, red);
 }
 
 void bc__bn_eval_coeffs(const float *gamma, const float *beta, const float *rmean, const float *rvar,
@@ -78,9 +95,18 @@ void bc__bn_eval_rows(const float *x, int64_t n, int64_t f, const float *gamma, 
         for (int64_t j = 0; j < f; j++) y[r * f + j] = bc__bn_apply(x[r * f + j], scale[j], shift[j]);
 }
 
-void bc__bn_backward_rows(const float *dy, const float *xhat, int64_t n, int64_t f,
-                          const float *gamma, const float *istd, float *dgamma, float *dbeta,
-                          float *dx, double *red) {
+/* The gradient reaching batch norm's output: dy, or with ste_beta (a [sign] after it) the
+ * straight-through estimator's dy where |y| <= 1, y recomputed from x_hat exactly as the
+ * forward computed it. */
+static inline float bc__bn_grad(const float *dy, const float *xhat, const float *gamma, const float *ste_beta,
+                                int64_t i, int64_t j) {
+    if (!ste_beta) return dy[i];
+    return fabsf(gamma[j] * xhat[i] + ste_beta[j]) <= 1.0f ? dy[i] : 0.0f;
+}
+
+static void bc__bn_backward_impl(const float *dy, const float *xhat, int64_t n, int64_t f,
+                                 const float *gamma, const float *ste_beta, const float *istd, float *dgamma,
+                                 float *dbeta, float *dx, double *red) {
     const int64_t nb = (n + BC__BN_ROWS - 1) / BC__BN_ROWS;
     /* red: per block, f sums of dy then f sums of dy * x_hat. */
     #pragma omp parallel for schedule(static) if (n * f > 16384)
@@ -90,7 +116,7 @@ void bc__bn_backward_rows(const float *dy, const float *xhat, int64_t n, int64_t
         int64_t r1 = (b + 1) * BC__BN_ROWS < n ? (b + 1) * BC__BN_ROWS : n;
         for (int64_t r = b * BC__BN_ROWS; r < r1; r++)
             for (int64_t j = 0; j < f; j++) {
-                float g = dy[r * f + j];
+                float g = bc__bn_grad(dy, xhat, gamma, ste_beta, r * f + j, j);
                 sb[j] += g;
                 sg[j] += g * xhat[r * f + j];
             }
@@ -110,8 +136,15 @@ void bc__bn_backward_rows(const float *dy, const float *xhat, int64_t n, int64_t
     for (int64_t r = 0; r < n; r++)
         for (int64_t j = 0; j < f; j++) {
             float k = gamma[j] * istd[j] * inv_n;
-            dx[r * f + j] = k * ((float)n * dy[r * f + j] - dbeta[j] - xhat[r * f + j] * dgamma[j]);
+            float g = bc__bn_grad(dy, xhat, gamma, ste_beta, r * f + j, j);
+            dx[r * f + j] = k * ((float)n * g - dbeta[j] - xhat[r * f + j] * dgamma[j]);
         }
+}
+
+void bc__bn_backward_rows(const float *dy, const float *xhat, int64_t n, int64_t f,
+                          const float *gamma, const float *istd, float *dgamma, float *dbeta,
+                          float *dx, double *red) {
+    bc__bn_backward_impl(dy, xhat, n, f, gamma, NULL, istd, dgamma, dbeta, dx, red);
 }
 
 /* ---- the [bn] layer: features are the channels; a conv output has h*w rows per sample */
@@ -137,4 +170,27 @@ void bc__bn_backward(bc__layer *l, const float *x, const float *dy, float *dx, c
     int64_t n, f;
     bc__bn_rows_of(l, e, &n, &f);
     bc__bn_backward_rows(dy, l->aux, n, f, e->params + l->w, l->stat + f, e->grads + l->w, e->grads + l->b, dx, e->red);
+}
+
+/* ---- [bn] then [sign] in training, as one op: the sign is taken where y is made, and its
+ * straight-through gradient where the batch norm's backward reads dy (y is not stored). */
+
+bool bc__bn_sign_fusable(const bc_model *m, int32_t i) {
+    return i >= 0 && i + 1 < m->n_layers && m->layers[i].spec.kind == BC_LAYER_BN &&
+           m->layers[i + 1].spec.kind == BC_LAYER_SIGN && !m->layers[i].has_reader;
+}
+
+void bc__bn_sign_forward(bc__layer *bn, bc__layer *sign, const float *x, const bc__exec *e) {
+    int64_t n, f;
+    bc__bn_rows_of(bn, e, &n, &f);
+    bc__bn_train_impl(x, n, f, e->params + bn->w, e->params + bn->b, e->buffers + bn->run_mean,
+                      e->buffers + bn->run_var, bn->spec.momentum, bn->spec.eps, bn->aux, NULL, sign->act,
+                      bn->stat, e->red);
+}
+
+void bc__bn_sign_backward(bc__layer *bn, const float *dy, float *dx, const bc__exec *e) {
+    int64_t n, f;
+    bc__bn_rows_of(bn, e, &n, &f);
+    bc__bn_backward_impl(dy, bn->aux, n, f, e->params + bn->w, e->params + bn->b, bn->stat + f, e->grads + bn->w,
+                         e->grads + bn->b, dx, e->red);
 }

@@ -119,6 +119,12 @@ static inline float bc__bn_apply(float x, float scale, float shift) {
     return x * scale + shift; /* never fused: the build uses -ffp-contract=off */
 }
 void bc__bn_forward(bc__layer *l, const float *x, const bc__exec *e);
+/* Training only: layers i ([bn], no shortcut reads it) and i + 1 ([sign]) run as one op. The
+ * forward writes x_hat and the sign's output (not the batch norm's); the backward takes the
+ * sign's dy and gives the batch norm's dx. Same bits as the two layers one by one. */
+bool bc__bn_sign_fusable(const struct bc_model *m, int32_t i);
+void bc__bn_sign_forward(bc__layer *bn, bc__layer *sign, const float *x, const bc__exec *e);
+void bc__bn_sign_backward(bc__layer *bn, const float *dy, float *dx, const bc__exec *e);
 void bc__bn_backward(bc__layer *l, const float *x, const float *dy, float *dx, const bc__exec *e);
 void bc__maxpool_forward(bc__layer *l, const float *x, const bc__exec *e);
 void bc__maxpool_backward(bc__layer *l, const float *x, const float *dy, float *dx, const bc__exec *e);
