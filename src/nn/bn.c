@@ -53,23 +53,16 @@ static void bc__bn_train_impl(const float *x, int64_t n, int64_t f, const float 
         rmean[j] = (1.0f - momentum) * rmean[j] + momentum * mean[j];
         rvar[j] = (1.0f - momentum) * rvar[j] + momentum * (float)unbiased;
     }
-    if (sgn) {
-        #pragma omp parallel for schedule(static) if (n * f > 16384)
-        for (int64_t r = 0; r < n; r++)
-            for (int64_t j = 0; j < f; j++) {
-                float xh = (x[r * f + j] - mean[j]) * istd[j];
-                xhat[r * f + j] = xh;
-                sgn[r * f + j] = gamma[j] * xh + beta[j] >= 0.0f ? 1.0f : -1.0f; /* as the [sign] layer */
-            }
-        return;
-    }
     #pragma omp parallel for schedule(static) if (n * f > 16384)
-    for (int64_t r = 0; r < n; r++)
-        for (int64_t j = 0; j < f; j++) {
-            float xh = (x[r * f + j] - mean[j]) * istd[j];
-            xhat[r * f + j] = xh;
-            y[r * f + j] = gamma[j] * xh + beta[j];
-        }
+    for (int64_t r = 0; r < n; r++) { /* restrict rows: no aliasing, so the loops vectorise */
+        const float *restrict xr = x + r * f;
+        float *restrict xh = xhat + r * f, *restrict out = (sgn ? sgn : y) + r * f;
+        for (int64_t j = 0; j < f; j++) xh[j] = (xr[j] - mean[j]) * istd[j];
+        if (sgn) /* as the [sign] layer */
+            for (int64_t j = 0; j < f; j++) out[j] = gamma[j] * xh[j] + beta[j] >= 0.0f ? 1.0f : -1.0f;
+        else
+            for (int64_t j = 0; j < f; j++) out[j] = gamma[j] * xh[j] + beta[j];
+    }
 }
 
 void bc__bn_train_rows(const float *x, int64_t n, int64_t f, const float *gamma, const float *beta,
@@ -95,31 +88,44 @@ void bc__bn_eval_rows(const float *x, int64_t n, int64_t f, const float *gamma, 
         for (int64_t j = 0; j < f; j++) y[r * f + j] = bc__bn_apply(x[r * f + j], scale[j], shift[j]);
 }
 
-/* The gradient reaching batch norm's output: dy, or with ste_beta (a [sign] after it) the
- * straight-through estimator's dy where |y| <= 1, y recomputed from x_hat exactly as the
- * forward computed it. */
-static inline float bc__bn_grad(const float *dy, const float *xhat, const float *gamma, const float *ste_beta,
-                                int64_t i, int64_t j) {
-    if (!ste_beta) return dy[i];
-    return fabsf(gamma[j] * xhat[i] + ste_beta[j]) <= 1.0f ? dy[i] : 0.0f;
+/* dy where |y| <= 1, else +0.0f: the [sign] layer's straight-through gradient. Written with
+ * a bit mask because GCC 12 will not if-convert the select when the sum is in double. */
+static inline float bc__ste(float dy, float y) {
+    uint32_t m = -(uint32_t)(fabsf(y) <= 1.0f), b;
+    float g;
+    memcpy(&b, &dy, sizeof b);
+    b &= m;
+    memcpy(&g, &b, sizeof g);
+    return g;
 }
 
+/* ste_beta: a [sign] follows, and the gradient reaching the batch norm's output is the
+ * straight-through estimator's: dy where |y| <= 1, y recomputed from x_hat exactly as the
+ * forward computed it (so y need not be stored). Else dy itself. */
 static void bc__bn_backward_impl(const float *dy, const float *xhat, int64_t n, int64_t f,
                                  const float *gamma, const float *ste_beta, const float *istd, float *dgamma,
                                  float *dbeta, float *dx, double *red) {
     const int64_t nb = (n + BC__BN_ROWS - 1) / BC__BN_ROWS;
-    /* red: per block, f sums of dy then f sums of dy * x_hat. */
+    /* red: per block, f sums of the gradient g then f sums of g * x_hat. */
     #pragma omp parallel for schedule(static) if (n * f > 16384)
     for (int64_t b = 0; b < nb; b++) {
-        double *sb = red + b * 2 * f, *sg = sb + f;
+        double *restrict sb = red + b * 2 * f, *restrict sg = sb + f;
         memset(sb, 0, (size_t)(2 * f) * sizeof *sb);
         int64_t r1 = (b + 1) * BC__BN_ROWS < n ? (b + 1) * BC__BN_ROWS : n;
-        for (int64_t r = b * BC__BN_ROWS; r < r1; r++)
-            for (int64_t j = 0; j < f; j++) {
-                float g = bc__bn_grad(dy, xhat, gamma, ste_beta, r * f + j, j);
-                sb[j] += g;
-                sg[j] += g * xhat[r * f + j];
-            }
+        for (int64_t r = b * BC__BN_ROWS; r < r1; r++) {
+            const float *restrict d = dy + r * f, *restrict xh = xhat + r * f;
+            if (ste_beta)
+                for (int64_t j = 0; j < f; j++) {
+                    float g = bc__ste(d[j], gamma[j] * xh[j] + ste_beta[j]);
+                    sb[j] += g;
+                    sg[j] += g * xh[j];
+                }
+            else
+                for (int64_t j = 0; j < f; j++) {
+                    sb[j] += d[j];
+                    sg[j] += d[j] * xh[j];
+                }
+        }
     }
     for (int64_t j = 0; j < f; j++) {
         double sb = 0, sg = 0;
@@ -133,12 +139,15 @@ static void bc__bn_backward_impl(const float *dy, const float *xhat, int64_t n, 
     if (!dx) return;
     const float inv_n = 1.0f / (float)n;
     #pragma omp parallel for schedule(static) if (n * f > 16384)
-    for (int64_t r = 0; r < n; r++)
+    for (int64_t r = 0; r < n; r++) {
+        const float *restrict d = dy + r * f, *restrict xh = xhat + r * f;
+        float *restrict o = dx + r * f;
         for (int64_t j = 0; j < f; j++) {
             float k = gamma[j] * istd[j] * inv_n;
-            float g = bc__bn_grad(dy, xhat, gamma, ste_beta, r * f + j, j);
-            dx[r * f + j] = k * ((float)n * g - dbeta[j] - xhat[r * f + j] * dgamma[j]);
+            float g = ste_beta ? bc__ste(d[j], gamma[j] * xh[j] + ste_beta[j]) : d[j];
+            o[j] = k * ((float)n * g - dbeta[j] - xh[j] * dgamma[j]);
         }
+    }
 }
 
 void bc__bn_backward_rows(const float *dy, const float *xhat, int64_t n, int64_t f,

@@ -23,6 +23,7 @@
 #define BC__CONV_COL_CAP (1 << 21) /* floats of im2col per chunk, roughly (8 MiB) */
 #define BC__XNOR_ROWS 128          /* rows per XNOR task in the direct path */
 #define BC__DIRECT_MAX_K 32        /* float convs with at most this many taps x channels run direct */
+#define BC__DX_ROWS 256            /* rows per input-gradient GEMM block in the conv backward */
 #define BC__FUSE_ROWS 256          /* output rows per block of the packed engine's fused layers */
 
 static bc__conv_geom bc__geom(const bc__layer *l) {
@@ -289,9 +290,14 @@ void bc__conv_backward(bc__layer *l, const float *x, const float *dy, float *dx,
                 bc__sgemm_serial(true, false, out, K, rows, 1.0f, dyc, out, col, K,
                                  ch == gi * chunks / groups ? 0.0f : 1.0f, slot, K);
                 if (!dx) continue;
-                bc__sgemm_serial(false, false, rows, K, out, 1.0f, dyc, out, w, K, 0.0f, col, K);
+                /* dX in blocks of rows whose columns stay in L2 until col2im adds them: each
+                 * row's dot products do not depend on the blocking, so neither do the bits. */
                 memset(dx + s0 * l->in, 0, (size_t)(ns * l->in) * sizeof *dx);
-                bc__col2im_add(dx + s0 * l->in, col, ns, &g);
+                for (int64_t r0 = 0; r0 < rows; r0 += BC__DX_ROWS) {
+                    const int64_t nr = rows - r0 < BC__DX_ROWS ? rows - r0 : BC__DX_ROWS;
+                    bc__sgemm_serial(false, false, nr, K, out, 1.0f, dyc + r0 * out, out, w, K, 0.0f, col, K);
+                    bc__col2im_add_rows(dx + s0 * l->in, col, r0, nr, &g);
+                }
             }
         }
         #pragma omp parallel for schedule(static) if (nw > 16384)
