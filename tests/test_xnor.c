@@ -1,6 +1,8 @@
 /* Binary kernels: the scalar reference against a naive float dot of the unpacked +-1 values;
  * sign packing per element (zero, -0.0, NaN, tails, padding bits); every available SIMD
- * variant against the reference bit for bit, on shapes that cross every block and tail. */
+ * variant against the reference bit for bit, on shapes that cross every block and tail.
+ * The first-layer float kernels (direct convolution, batch norm + sign packing): the
+ * reference against a naive double convolution, every variant against it bit for bit. */
 #include "bc_internal.h"
 #include "bc_test.h"
 #include "kernels/xnor.h"
@@ -210,6 +212,93 @@ static void test_threshold_pack(const bc__bin_kernels *kern) {
     }
 }
 
+/* Batch norm + sign packing: each variant vs the per-element rule (x*scale + shift >= 0,
+ * rounded as bc__bn_apply), with -0.0, NaN and values on the boundary; words past the row untouched. */
+static void test_affine_pack(const bc__bin_kernels *kern) {
+    enum { ROWS = 5, MAXK = 200, LDO = 6 };
+    static float x[ROWS * MAXK], scale[MAXK], shift[MAXK];
+    static uint64_t out[ROWS * LDO];
+    bc_rng_key key = {.seed = 78, .purpose = BC_RNG_TEST, .layer = 10};
+    const int64_t widths[] = {1, 15, 16, 17, 63, 64, 65, 130, 200};
+    for (size_t t = 0; t < sizeof widths / sizeof widths[0]; t++) {
+        const int64_t k = widths[t], words = bc__b1_words(k);
+        float *r = rand_floats(key, ROWS, k);
+        memcpy(x, r, (size_t)(ROWS * k) * sizeof *x);
+        free(r);
+        for (int64_t j = 0; j < k; j++) {
+            scale[j] = (bc_rng_u32(key, (uint64_t)(t * 1000 + j)) & 1 ? 1.0f : -1.0f) * (0.25f + (float)(j % 7));
+            shift[j] = 0.5f * (float)((int)(j % 5) - 2);
+        }
+        if (k >= 2) x[0] = 0.5f, scale[0] = 1.0f, shift[0] = -0.5f; /* exactly 0: fires */
+        key.chip++;
+        memset(out, 0xAB, sizeof out);
+        kern->affine_pack(out, LDO, x, k, scale, shift, ROWS, k);
+        int bad = 0;
+        for (int64_t i = 0; i < ROWS; i++) {
+            for (int64_t j = 0; j < words * 64; j++) {
+                volatile float v = x[i * k + j % k] * scale[j % k]; /* rounded like bc__bn_apply */
+                int want = j < k ? (float)(v + shift[j]) >= 0.0f : 0;
+                bad += (int)((out[i * LDO + j / 64] >> (j % 64)) & 1) != want;
+            }
+            for (int64_t w = words; w < LDO; w++) bad += out[i * LDO + w] != 0xABABABABABABABABull;
+        }
+        BC_CHECK_MSG(bad == 0, "%s: affine_pack k=%lld: %d wrong bits", kern->name, (long long)k, bad);
+        if (k >= 2) BC_CHECK(out[0] & 1);
+    }
+}
+
+/* Direct convolution on one shape: the reference against a naive double sum (tolerance), each
+ * variant against the reference (bits), sentinels in out's padding columns untouched. */
+static void check_conv_direct(const bc__bin_kernels *kern, int64_t c, int32_t k, int32_t stride, int32_t ow,
+                              int32_t rows, int64_t m, bool bias, uint64_t seed) {
+    const int64_t wp = (int64_t)(ow - 1) * stride + k + 1, hp = (int64_t)(rows - 1) * stride + k, ldo = m + 3;
+    const int64_t kk = (int64_t)k * k * c, nout = (int64_t)rows * ow * ldo;
+    bc_rng_key key = {.seed = seed, .purpose = BC_RNG_TEST, .layer = 11};
+    float *xp = rand_floats(key, hp * wp, c);
+    for (int64_t i = 0; i < hp * wp * c; i++)
+        if (xp[i] != xp[i]) xp[i] = 0.0f; /* NaN would hide every other mismatch */
+    key.chip = 1;
+    float *wt = rand_floats(key, kk, m), *b = bias ? rand_floats((bc_rng_key){.seed = seed + 1}, 1, m) : NULL;
+    for (int64_t i = 0; i < kk * m; i++)
+        if (wt[i] != wt[i]) wt[i] = -0.0f;
+    if (b)
+        for (int64_t j = 0; j < m; j++)
+            if (b[j] != b[j]) b[j] = 0.25f;
+    float *want = malloc((size_t)nout * sizeof *want), *got = malloc((size_t)nout * sizeof *got);
+    for (int64_t i = 0; i < nout; i++) want[i] = got[i] = 1234.5f;
+    bc__conv_direct_ref(want, ldo, xp, wp, c, k, stride, ow, rows, wt, b, m);
+    kern->conv_direct(got, ldo, xp, wp, c, k, stride, ow, rows, wt, b, m);
+    int64_t bad_naive = 0, bad = 0;
+    for (int32_t r = 0; r < rows; r++)
+        for (int32_t ox = 0; ox < ow; ox++) {
+            for (int64_t j = 0; j < m; j++) {
+                double s = b ? b[j] : 0.0;
+                for (int32_t ky = 0; ky < k; ky++)
+                    for (int32_t kx = 0; kx < k; kx++)
+                        for (int64_t ci = 0; ci < c; ci++)
+                            s += (double)xp[(((int64_t)r * stride + ky) * wp + (int64_t)ox * stride + kx) * c + ci] *
+                                 wt[(((int64_t)ky * k + kx) * c + ci) * m + j];
+                bad_naive += fabs(s - want[((int64_t)r * ow + ox) * ldo + j]) > 1e-4 * (double)(kk + 1);
+            }
+        }
+    for (int64_t i = 0; i < nout; i++) bad += memcmp(&want[i], &got[i], sizeof *got) != 0;
+    BC_CHECK_MSG(bad_naive == 0 && bad == 0, "%s conv_direct c=%lld k=%d s=%d ow=%d rows=%d m=%lld: %lld vs naive, %lld vs ref",
+                 kern->name, (long long)c, k, stride, ow, rows, (long long)m, (long long)bad_naive, (long long)bad);
+    free(xp), free(wt), free(b), free(want), free(got);
+}
+
+static void test_conv_direct(const bc__bin_kernels *kern) {
+    uint64_t seed = 500;
+    static const int32_t ows[] = {1, 3, 4, 5, 8, 9, 13, 28};
+    static const int64_t ms[] = {1, 15, 16, 17, 64, 70};
+    for (size_t a = 0; a < sizeof ows / sizeof ows[0]; a++)
+        for (size_t b = 0; b < sizeof ms / sizeof ms[0]; b++)
+            check_conv_direct(kern, 1, 3, 1, ows[a], 2, ms[b], (a + b) % 2, seed++);
+    check_conv_direct(kern, 3, 3, 2, 7, 3, 33, true, seed++);
+    check_conv_direct(kern, 2, 5, 1, 6, 2, 65, false, seed++);
+    check_conv_direct(kern, 4, 1, 1, 9, 1, 8, true, seed++);
+}
+
 int main(void) {
     test_ref_vs_naive();
     test_dispatch();
@@ -220,6 +309,8 @@ int main(void) {
         test_gemm(kern);
         test_gemm_extremes(kern);
         test_threshold_pack(kern);
+        test_affine_pack(kern);
+        test_conv_direct(kern);
     }
     return bc_t_report();
 }

@@ -141,5 +141,5 @@ static void bc__pack_signs_avx2(uint64_t *restrict out, int64_t ldo, const float
 
 const bc__bin_kernels bc__bin_kernels_avx2 = {
     .name = "avx2", .xnor_gemm = bc__xnor_gemm_avx2, .pack_signs = bc__pack_signs_avx2,
-    .threshold_pack = bc__threshold_pack_ref};
+    .threshold_pack = bc__threshold_pack_ref, .affine_pack = bc__affine_pack_ref, .conv_direct = bc__conv_direct_ref};
 #endif

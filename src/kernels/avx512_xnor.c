@@ -157,5 +157,6 @@ static void bc__threshold_pack_avx512(uint64_t *restrict out, int64_t ldo, const
 
 const bc__bin_kernels bc__bin_kernels_avx512 = {
     .name = "avx512", .xnor_gemm = bc__xnor_gemm_avx512, .pack_signs = bc__pack_signs_avx512,
-    .threshold_pack = bc__threshold_pack_avx512};
+    .threshold_pack = bc__threshold_pack_avx512, .affine_pack = bc__affine_pack_avx512,
+    .conv_direct = bc__conv_direct_avx512};
 #endif

@@ -16,6 +16,11 @@ typedef struct {
 void bc__im2col(float *restrict col, const float *restrict x, int64_t n, const bc__conv_geom *g);
 /* dx (n, h, w, c) += col2im(col): the adjoint of bc__im2col. */
 void bc__col2im_add(float *restrict dx, const float *restrict col, int64_t n, const bc__conv_geom *g);
+/* The same for column rows [q0, q0 + nq) only (q = sample * oh*ow + pixel, from dx's first
+ * sample); col holds just those rows. Calls over increasing ranges add in the same order as
+ * one bc__col2im_add, so the bits are the same. */
+void bc__col2im_add_rows(float *restrict dx, const float *restrict col, int64_t q0, int64_t nq,
+                         const bc__conv_geom *g);
 /* Packed: x (n*h*w pixels, cw words each) -> col (n*oh*ow, k*k*cw words); padded taps are 0. */
 void bc__im2col_bits(uint64_t *restrict col, const uint64_t *restrict x, int64_t n, int64_t cw,
                      const bc__conv_geom *g);

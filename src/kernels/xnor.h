@@ -1,5 +1,7 @@
 /* Bit-packed binary kernels: sign packing and the XNOR-popcount GEMM, with a scalar
- * reference (xnor_ref.c) and AVX2 / AVX-512 VPOPCNTDQ versions picked at run time.
+ * reference (xnor_ref.c) and AVX2 / AVX-512 VPOPCNTDQ versions picked at run time. The same
+ * table carries the two float kernels of a binary network's first layer (direct_ref.c):
+ * a direct convolution for inputs with few channels and batch norm + sign packing.
  *
  * Packed layout (b1 rows). A packed +-1 row of k elements is ceil(k/64) uint64 words:
  * element i is bit (i % 64) of word i / 64 (little-endian bit order inside a word).
@@ -43,6 +45,21 @@ typedef struct {
      * out: (rows, ldo) words; x: (rows, ldx) int32, |x| < 2^31 - 1. */
     void (*threshold_pack)(uint64_t *restrict out, int64_t ldo, const int32_t *restrict x, int64_t ldx,
                            const int32_t *restrict mul, const int32_t *restrict thr, int64_t rows, int64_t k);
+    /* Batch norm + sign packing: out row r bit j = (x[r*ldx + j] * scale[j] + shift[j] >= 0),
+     * multiply and add rounded separately (bc__bn_apply), ordered (NaN gives 0). Padding bits 0.
+     * out: (rows, ldo) words; x: (rows, ldx) floats. */
+    void (*affine_pack)(uint64_t *restrict out, int64_t ldo, const float *restrict x, int64_t ldx,
+                        const float *restrict scale, const float *restrict shift, int64_t rows, int64_t k);
+    /* Direct float convolution of `rows` output rows of one image (for few input channels,
+     * where im2col + GEMM has a poor shape). xp: the zero-padded input from the first row's
+     * window, (.., wp, c) floats: output row r reads input rows r*stride .. r*stride+k-1.
+     * wt: (k*k*c, m) weights transposed to tap-major; bias: (m) or NULL.
+     * out[(r*ow + ox)*ldo + j] = sum over ky, kx, ci (in that order, from 0.0f, each product
+     * and sum rounded: no FMA) of xp[((r*stride + ky)*wp + ox*stride + kx)*c + ci] *
+     * wt[((ky*k + kx)*c + ci)*m + j], then + bias[j]. Every variant gives the same bits. */
+    void (*conv_direct)(float *restrict out, int64_t ldo, const float *restrict xp, int64_t wp, int64_t c,
+                        int32_t k, int32_t stride, int32_t ow, int32_t rows, const float *restrict wt,
+                        const float *restrict bias, int64_t m);
 } bc__bin_kernels;
 
 /* The best table not above cpu (scalar always exists). cpu must not exceed what the
@@ -57,11 +74,22 @@ void bc__pack_signs_ref(uint64_t *restrict out, int64_t ldo, const float *restri
 
 void bc__threshold_pack_ref(uint64_t *restrict out, int64_t ldo, const int32_t *restrict x, int64_t ldx,
                             const int32_t *restrict mul, const int32_t *restrict thr, int64_t rows, int64_t k);
+void bc__affine_pack_ref(uint64_t *restrict out, int64_t ldo, const float *restrict x, int64_t ldx,
+                         const float *restrict scale, const float *restrict shift, int64_t rows, int64_t k);
+void bc__conv_direct_ref(float *restrict out, int64_t ldo, const float *restrict xp, int64_t wp, int64_t c,
+                         int32_t k, int32_t stride, int32_t ow, int32_t rows, const float *restrict wt,
+                         const float *restrict bias, int64_t m);
 
 #if defined(__x86_64__)
 /* Per-ISA tables, defined in avx2_xnor.c / avx512_xnor.c (built with their ISA flags). */
 extern const bc__bin_kernels bc__bin_kernels_avx2;
 extern const bc__bin_kernels bc__bin_kernels_avx512;
+/* In avx512_direct.c. */
+void bc__affine_pack_avx512(uint64_t *restrict out, int64_t ldo, const float *restrict x, int64_t ldx,
+                            const float *restrict scale, const float *restrict shift, int64_t rows, int64_t k);
+void bc__conv_direct_avx512(float *restrict out, int64_t ldo, const float *restrict xp, int64_t wp, int64_t c,
+                            int32_t k, int32_t stride, int32_t ow, int32_t rows, const float *restrict wt,
+                            const float *restrict bias, int64_t m);
 #endif
 
 #endif

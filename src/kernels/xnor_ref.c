@@ -53,7 +53,7 @@ void bc__threshold_pack_ref(uint64_t *restrict out, int64_t ldo, const int32_t *
 
 static const bc__bin_kernels bc__bin_kernels_scalar = {
     .name = "scalar", .xnor_gemm = bc__xnor_gemm_ref, .pack_signs = bc__pack_signs_ref,
-    .threshold_pack = bc__threshold_pack_ref};
+    .threshold_pack = bc__threshold_pack_ref, .affine_pack = bc__affine_pack_ref, .conv_direct = bc__conv_direct_ref};
 
 const bc__bin_kernels *bc__bin_kernels_for(bc_cpu cpu) {
 #if defined(__x86_64__)

@@ -9,7 +9,10 @@
  * Binary layers (sign of latent weights) whose input is known to be ±1 multiply with the
  * XNOR-popcount kernels when e->mac says so: the integers are exactly what a float GEMM on ±1
  * values gives. Padding is zero in both paths: a packed padded tap reads as -1, and the sum of
- * that tap's weight signs is added back (tapsum). */
+ * that tap's weight signs is added back (tapsum).
+ * A float conv on few input channels (a first layer: K = 9 for 3x3 on grey images) is a poor
+ * GEMM shape; in evaluation it runs as a direct convolution (e->bin->conv_direct), which the
+ * packed engine also uses, fused with batch norm + sign, so both engines agree to the bit. */
 #include "nn/model.h"
 #include "kernels/gemm.h"
 #include "kernels/im2col.h"
@@ -20,6 +23,9 @@
 
 #define BC__CONV_COL_CAP (1 << 21) /* floats of im2col per chunk, roughly (8 MiB) */
 #define BC__XNOR_ROWS 128          /* rows per XNOR task in the direct path */
+#define BC__DIRECT_MAX_K 32        /* float convs with at most this many taps x channels run direct */
+#define BC__DX_ROWS 256            /* rows per input-gradient GEMM block in the conv backward */
+#define BC__FUSE_ROWS 256          /* output rows per block of the packed engine's fused layers */
 
 bc__conv_geom bc__conv_geom_of(const bc__layer *l) {
     if (l->spec.kind != BC_LAYER_CONV)
@@ -42,15 +48,86 @@ void bc__conv_chunk(int64_t n, int64_t nc, int64_t i, int64_t *s0, int64_t *ns) 
     *ns = (i + 1) * n / nc - *s0;
 }
 
+bool bc__conv_direct_ok(const bc__layer *l) {
+    return l->spec.kind == BC_LAYER_CONV && !l->spec.binary && l->wk <= BC__DIRECT_MAX_K;
+}
+
+/* Direct conv: padded image (hp, wp, c), transposed weights (wk, out), then the packed
+ * engine's float rows (BC__DIRECT_ROWS, ow, out). */
+static int64_t bc__direct_scratch(const bc__layer *l) {
+    const bc__conv_geom g = bc__conv_geom_of(l);
+    return (int64_t)(g.h + 2 * g.pad) * (g.w + 2 * g.pad) * g.c + l->wk * l->wrows +
+           (int64_t)BC__DIRECT_ROWS * g.ow * l->wrows;
+}
+
+int64_t bc__conv_block_samples(const bc__layer *l, int64_t n) {
+    const bc__conv_geom g = bc__conv_geom_of(l);
+    const int64_t p = (int64_t)g.oh * g.ow, per = BC__FUSE_ROWS / p > 1 ? BC__FUSE_ROWS / p : 1;
+    const int64_t spread = n / 8 > 1 ? n / 8 : 1; /* at least 8 blocks for the threads */
+    return per < spread ? per : spread;
+}
+
+/* The fused packed layer's block: packed im2col, int32 dots, threshold bits (before pooling). */
+static int64_t bc__fuse_scratch(const bc__layer *l) {
+    const bc__conv_geom g = bc__conv_geom_of(l);
+    const int64_t p = (int64_t)g.oh * g.ow, rows = bc__conv_block_samples(l, INT64_MAX / 2) * p;
+    const int64_t ww = bc__conv_direct(&g) ? 0 : (int64_t)g.k * g.k * bc__b1_words(g.c);
+    return 2 * rows * ww + rows * l->wrows + 1 + 2 * rows * bc__b1_words(l->wrows); /* +1: alignment */
+}
+
 int64_t bc__conv_scratch(const bc__layer *l, int64_t n) {
     bc__conv_geom g = bc__conv_geom_of(l);
     int64_t p = (int64_t)g.oh * g.ow, taps = (int64_t)g.k * g.k;
-    /* Binary layers may also run on a CIM chip: its group outputs come after the im2col. */
-    if (bc__conv_direct(&g)) return l->pm1_in && l->spec.binary ? BC__XNOR_ROWS * l->wrows + bc__cim_scratch(l, BC__XNOR_ROWS) : 0;
+    int64_t extra = 0; /* evaluation-only paths */
+    if (bc__conv_direct_ok(l)) extra = bc__direct_scratch(l);
+    if (l->pm1_in && l->spec.binary) extra = bc__fuse_scratch(l);
+    if (bc__conv_direct(&g)) {
+        /* Binary layers may also run on a CIM chip: its group outputs follow the XNOR rows. */
+        int64_t d = l->pm1_in && l->spec.binary ? BC__XNOR_ROWS * l->wrows + bc__cim_scratch(l, BC__XNOR_ROWS) : 0;
+        return d > extra ? d : extra;
+    }
     int64_t nc = bc__conv_chunks(l, n), rows = (n + nc - 1) / nc * p;
     int64_t fl = rows * l->wk + (l->spec.binary ? bc__cim_scratch(l, rows) : 0); /* float im2col */
     int64_t pk = rows * taps * bc__b1_words(g.c) * 2 + rows * l->wrows; /* bits + int32 dots */
-    return fl > pk ? fl : pk;
+    int64_t most = fl > pk ? fl : pk;
+    return most > extra ? most : extra;
+}
+
+float *bc__direct_prepare(const bc__layer *l, const bc__exec *e, float *scr, const float **xp) {
+    const bc__conv_geom g = bc__conv_geom_of(l);
+    const int64_t wp = g.w + 2 * g.pad, hp = g.h + 2 * g.pad, m = l->wrows, kc = l->wk;
+    float *pad = scr, *wt = pad + hp * wp * g.c;
+    const float *w = e->params + l->w; /* (m, k, k, c): row j is filter j */
+    for (int64_t t = 0; t < kc; t++)
+        for (int64_t j = 0; j < m; j++) wt[t * m + j] = w[j * kc + t];
+    memset(pad, 0, (size_t)(hp * wp * g.c) * sizeof *pad); /* the border stays zero */
+    *xp = pad;
+    return wt;
+}
+
+void bc__direct_rows(const bc__layer *l, const bc__exec *e, const float *xs, const float *wt, float *scr,
+                     int32_t oy0, int32_t nr, float *out, bool pad_now) {
+    const bc__conv_geom g = bc__conv_geom_of(l);
+    const int64_t wp = g.w + 2 * g.pad;
+    if (pad_now) /* copy the image into the padded buffer's interior */
+        for (int32_t y = 0; y < g.h; y++)
+            memcpy(scr + ((int64_t)(y + g.pad) * wp + g.pad) * g.c, xs + (int64_t)y * g.w * g.c,
+                   (size_t)g.w * (size_t)g.c * sizeof *scr);
+    e->bin->conv_direct(out, l->wrows, scr + (int64_t)oy0 * g.stride * wp * g.c, wp, g.c, g.k, g.stride, g.ow, nr,
+                        wt, l->b >= 0 ? e->params + l->b : NULL, l->wrows);
+}
+
+/* Evaluation forward of a float conv on few channels: direct, sample by sample. */
+static void bc__conv_forward_direct(bc__layer *l, const float *x, const bc__exec *e) {
+    const int64_t n = e->n, blocks = (n + 7) / 8;
+    #pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < blocks; b++) {
+        float *scr = e->scratch + bc__thread_id() * e->scratch_per_thread;
+        const float *xp;
+        const float *wt = bc__direct_prepare(l, e, scr, &xp);
+        for (int64_t s = b * 8; s < n && s < b * 8 + 8; s++)
+            bc__direct_rows(l, e, x + s * l->in, wt, scr, 0, l->oshape.h, l->act + s * l->out, true);
+    }
 }
 
 void bc__binarize_weights(bc__layer *l, const bc__exec *e) {
@@ -89,12 +166,12 @@ static void bc__xnor_rows(const bc__layer *l, const bc__exec *e, const bc__conv_
     const int32_t pad_bits = (int32_t)(kbits - l->wk);
     if (yi) dots = yi; /* integers wanted: correct them in place */
     e->bin->xnor_gemm(dots, out, col, ww, l->wpack, l->wpack_words, rows, out, kbits);
+    int32_t oy = (int32_t)(first_row % p / g->ow), ox = (int32_t)(first_row % p % g->ow);
     for (int64_t r = 0; r < rows; r++) {
         int32_t *d = dots + r * out;
         /* Channel padding bits match (0 XOR 0) and count +1 each: take them out. */
-        for (int64_t j = 0; j < out; j++) d[j] -= pad_bits;
-        int64_t pix = (first_row + r) % p;
-        int32_t oy = (int32_t)(pix / g->ow), ox = (int32_t)(pix % g->ow);
+        if (pad_bits)
+            for (int64_t j = 0; j < out; j++) d[j] -= pad_bits;
         if (l->tapsum && bc__conv_border(g, oy, ox))
             for (int32_t ky = 0; ky < g->k; ky++)
                 for (int32_t kx = 0; kx < g->k; kx++) {
@@ -106,7 +183,23 @@ static void bc__xnor_rows(const bc__layer *l, const bc__exec *e, const bc__conv_
                 }
         if (!yi)
             for (int64_t j = 0; j < out; j++) yf[r * out + j] = (float)d[j];
+        if (++ox == g->ow) { /* next output pixel, without a division per row */
+            ox = 0;
+            if (++oy == g->oh) oy = 0;
+        }
     }
+}
+
+void bc__conv_xnor_samples(const bc__layer *l, const bc__exec *e, const uint64_t *xbits, int64_t s0, int64_t ns,
+                           uint64_t *col, int32_t *dots) {
+    const bc__conv_geom g = bc__conv_geom_of(l);
+    const int64_t p = (int64_t)g.oh * g.ow, cw = bc__b1_words(g.c);
+    if (bc__conv_direct(&g)) { /* no taps to gather, no padding to correct */
+        bc__xnor_rows(l, e, &g, xbits + s0 * p * cw, ns * p, 0, dots, dots, NULL);
+        return;
+    }
+    bc__im2col_bits(col, xbits + s0 * (int64_t)g.h * g.w * cw, ns, cw, &g);
+    bc__xnor_rows(l, e, &g, col, ns * p, 0, dots, dots, NULL);
 }
 
 void bc__conv_xnor(const bc__layer *l, const bc__exec *e, const uint64_t *xbits, int64_t n, int32_t *yi, float *yf) {
@@ -139,6 +232,10 @@ void bc__conv_forward(bc__layer *l, const float *x, const bc__exec *e) {
     const bc__conv_geom g = bc__conv_geom_of(l);
     const int64_t n = e->n, p = (int64_t)g.oh * g.ow, out = l->wrows, K = l->wk;
     bc__binarize_weights(l, e);
+    if (e->mode == BC__MODE_EVAL && bc__conv_direct_ok(l)) {
+        bc__conv_forward_direct(l, x, e); /* adds the bias itself */
+        return;
+    }
     bc__cim_layer *cl = bc__cim_layer_of(e->chip, l->index);
     if (cl) {
         bc__cim_forward(e->chip, cl, x, e);
@@ -196,9 +293,14 @@ void bc__conv_backward(bc__layer *l, const float *x, const float *dy, float *dx,
                 bc__sgemm_serial(true, false, out, K, rows, 1.0f, dyc, out, col, K,
                                  ch == gi * chunks / groups ? 0.0f : 1.0f, slot, K);
                 if (!dx) continue;
-                bc__sgemm_serial(false, false, rows, K, out, 1.0f, dyc, out, w, K, 0.0f, col, K);
+                /* dX in blocks of rows whose columns stay in L2 until col2im adds them: each
+                 * row's dot products do not depend on the blocking, so neither do the bits. */
                 memset(dx + s0 * l->in, 0, (size_t)(ns * l->in) * sizeof *dx);
-                bc__col2im_add(dx + s0 * l->in, col, ns, &g);
+                for (int64_t r0 = 0; r0 < rows; r0 += BC__DX_ROWS) {
+                    const int64_t nr = rows - r0 < BC__DX_ROWS ? rows - r0 : BC__DX_ROWS;
+                    bc__sgemm_serial(false, false, nr, K, out, 1.0f, dyc + r0 * out, out, w, K, 0.0f, col, K);
+                    bc__col2im_add_rows(dx + s0 * l->in, col, r0, nr, &g);
+                }
             }
         }
         #pragma omp parallel for schedule(static) if (nw > 16384)

@@ -253,6 +253,7 @@ void bc_model_free(bc_model *m) {
     free(m->ews);
     for (int i = 0; i < 2; i++) { free(m->pbits[i]); free(m->pint[i]); }
     free(m->pthr);
+    free(m->pmask);
     free(m->scratch);
     free(m->wslots);
     free(m->pk);
@@ -486,6 +487,11 @@ const float *bc__model_forward(bc_model *m, const float *x, int64_t n, bc__mode 
     const float *in = x;
     for (int32_t i = 0; i < m->n_layers; i++) {
         bc__layer *l = &m->layers[i];
+        if (mode == BC__MODE_TRAIN && bc__bn_sign_fusable(m, i)) {
+            bc__bn_sign_forward(l, &m->layers[i + 1], in, &e);
+            in = m->layers[++i].act;
+            continue;
+        }
         bc__ops[l->spec.kind].forward(l, in, &e);
         in = l->act;
     }
@@ -504,9 +510,12 @@ double bc__model_backward(bc_model *m, const float *x, const int32_t *y, int64_t
     int cur = 0;
     for (int32_t i = m->n_layers - 1; i >= 0; i--) {
         bc__layer *l = &m->layers[i];
+        const bool fused = bc__bn_sign_fusable(m, i - 1); /* l is the sign of a fused pair */
+        if (fused) l = &m->layers[--i];
         const float *in = i > 0 ? m->layers[i - 1].act : x;
         float *dx = i > 0 ? m->dbuf[cur] : input_grad;
-        bc__ops[l->spec.kind].backward(l, in, dy, dx, &e);
+        if (fused) bc__bn_sign_backward(l, dy, dx, &e);
+        else bc__ops[l->spec.kind].backward(l, in, dy, dx, &e);
         /* The input's gradient also collects what shortcuts further on sent to it. */
         const float *pend = i > 0 ? m->layers[i - 1].gpend : NULL;
         if (pend && dx) {

@@ -121,6 +121,12 @@ static inline float bc__bn_apply(float x, float scale, float shift) {
     return x * scale + shift; /* never fused: the build uses -ffp-contract=off */
 }
 void bc__bn_forward(bc__layer *l, const float *x, const bc__exec *e);
+/* Training only: layers i ([bn], no shortcut reads it) and i + 1 ([sign]) run as one op. The
+ * forward writes x_hat and the sign's output (not the batch norm's); the backward takes the
+ * sign's dy and gives the batch norm's dx. Same bits as the two layers one by one. */
+bool bc__bn_sign_fusable(const struct bc_model *m, int32_t i);
+void bc__bn_sign_forward(bc__layer *bn, bc__layer *sign, const float *x, const bc__exec *e);
+void bc__bn_sign_backward(bc__layer *bn, const float *dy, float *dx, const bc__exec *e);
 void bc__bn_backward(bc__layer *l, const float *x, const float *dy, float *dx, const bc__exec *e);
 void bc__maxpool_forward(bc__layer *l, const float *x, const bc__exec *e);
 void bc__maxpool_backward(bc__layer *l, const float *x, const float *dy, float *dx, const bc__exec *e);
@@ -145,8 +151,28 @@ bool bc__conv_direct(const bc__conv_geom *g);
  * each chunk's im2col near its cap, at most n; chunk i holds samples [*s0, *s0 + *ns). */
 int64_t bc__conv_chunks(const bc__layer *l, int64_t n);
 void bc__conv_chunk(int64_t n, int64_t nc, int64_t i, int64_t *s0, int64_t *ns);
-/* Scratch floats per thread a dense or conv layer needs for a batch of n (im2col chunks). */
+/* Scratch floats per thread a dense or conv layer needs for a batch of n (im2col chunks,
+ * and the evaluation-only direct and fused paths below). */
 int64_t bc__conv_scratch(const bc__layer *l, int64_t n);
+/* Corrected XNOR dots of samples [s0, s0+ns) of a binary layer on packed input xbits:
+ * (ns * out pixels, out channels) int32 into dots; col: scratch for the packed im2col
+ * (ns * pixels * taps * words per pixel), unused by dense and 1x1 layers. */
+void bc__conv_xnor_samples(const bc__layer *l, const bc__exec *e, const uint64_t *xbits, int64_t s0, int64_t ns,
+                           uint64_t *col, int32_t *dots);
+/* Samples per block of the packed engine's fused binary layers, for a batch of n: about
+ * BC__FUSE_ROWS output pixels, so a block's integers stay in L2, and at least 8 blocks. */
+int64_t bc__conv_block_samples(const bc__layer *l, int64_t n);
+/* A float conv on few channels (wk <= 32), which evaluation runs as a direct convolution. */
+bool bc__conv_direct_ok(const bc__layer *l);
+/* Output rows per call of the packed engine's first-layer block. */
+#define BC__DIRECT_ROWS 4
+/* Direct conv, per thread: scr holds the zero-padded image, then the transposed weights,
+ * which this returns (*xp = the padded image); call once per block of samples. */
+float *bc__direct_prepare(const bc__layer *l, const bc__exec *e, float *scr, const float **xp);
+/* Output rows [oy0, oy0 + nr) of sample xs (h, w, c) into out (nr * ow, channels), with the
+ * bias; pad_now copies xs into the padded image first (once per sample). */
+void bc__direct_rows(const bc__layer *l, const bc__exec *e, const float *xs, const float *wt, float *scr,
+                     int32_t oy0, int32_t nr, float *out, bool pad_now);
 
 struct bc_model {
     bc_ctx *ctx;
@@ -184,6 +210,7 @@ struct bc_model {
     uint64_t *pbits[2];                    /* packed engine: ping-pong packed activations */
     int32_t *pint[2];                      /* packed engine: ping-pong integer activations */
     float *pthr;                           /* packed engine: per-channel thresholds */
+    uint64_t *pmask;                       /* packed engine: channels pooled by OR (1) or AND (0) */
     int64_t prows;                         /* rows the packed buffers hold */
 };
 
