@@ -103,16 +103,10 @@ static bool bc__assign(bc_cim_hw *hw, const bc__key *k, const char *v, char *why
         }
         return false;
     }
-    case K_NAME: {
-        size_t n = strlen(v);
-        bool ok = n > 0 && n < sizeof hw->name;
-        for (size_t i = 0; ok && i < n; i++)
-            ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') || (v[i] >= '0' && v[i] <= '9') ||
-                 v[i] == '_' || v[i] == '-' || v[i] == '.';
-        if (ok) { memcpy(hw->name, v, n + 1); return true; }
+    case K_NAME:
+        if (bc__ini_name(v, hw->name, sizeof hw->name)) return true;
         snprintf(why, nwhy, "use 1-31 letters, digits, '_', '-', '.'");
         return false;
-    }
     }
     return false;
 }

@@ -1,6 +1,7 @@
 /* Line-numbered strict INI reading around inih (see ini_lines.h). */
 #include "io/ini_lines.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <math.h>
@@ -87,4 +88,13 @@ bool bc__ini_bool(const char *v, bool *out) {
     if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes")) { *out = true; return true; }
     if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no")) { *out = false; return true; }
     return false;
+}
+
+bool bc__ini_name(const char *v, char *out, size_t cap) {
+    size_t n = strlen(v);
+    if (n == 0 || n >= cap) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)v[i]) && v[i] != '_' && v[i] != '-' && v[i] != '.') return false;
+    memcpy(out, v, n + 1);
+    return true;
 }

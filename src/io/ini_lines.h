@@ -27,4 +27,6 @@ bool bc__ini_int(const char *v, int64_t lo, int64_t hi, int32_t *out);
 bool bc__ini_float(const char *v, double lo, double hi, float *out);
 bool bc__ini_double(const char *v, double lo, double hi, double *out);
 bool bc__ini_bool(const char *v, bool *out);
+/* A name: 1 to cap-1 letters, digits, '_', '-' or '.', copied to out. */
+bool bc__ini_name(const char *v, char *out, size_t cap);
 #endif

@@ -53,15 +53,6 @@ static bc_layer_spec bc__layer_default(bc_layer_kind k, int32_t line) {
 
 /* ---- value parsers: the whole string must be consumed and in range */
 
-static bool bc__name(const char *v, char *out) {
-    size_t n = strlen(v);
-    if (n == 0 || n >= BC_NAME_MAX) return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)v[i]) && v[i] != '_' && v[i] != '-' && v[i] != '.') return false;
-    memcpy(out, v, n + 1);
-    return true;
-}
-
 #define BAD(...) (p->ini.st = bc__fail(BC_ERR_FORMAT, __VA_ARGS__), 0)
 
 static int bc__net_key(bc__parse *p, const char *k, const char *v) {
@@ -69,7 +60,7 @@ static int bc__net_key(bc__parse *p, const char *k, const char *v) {
     const char *o = p->ini.origin;
     int32_t ln = p->ini.line;
     if (!strcmp(k, "name")) {
-        if (!bc__name(v, p->spec->name)) return BAD("%s:%d: name '%s': use 1-31 letters, digits, '_', '-', '.'", o, ln, v);
+        if (!bc__ini_name(v, p->spec->name, BC_NAME_MAX)) return BAD("%s:%d: name '%s': use 1-31 letters, digits, '_', '-', '.'", o, ln, v);
     } else if (!strcmp(k, "input")) {
         int c, h, w, used = 0;
         if (sscanf(v, "%dx%dx%d%n", &c, &h, &w, &used) != 3 || v[used] || c < 1 || h < 1 || w < 1 ||
@@ -119,7 +110,7 @@ static int bc__net_key(bc__parse *p, const char *k, const char *v) {
 static int bc__group_key(bc__parse *p, const char *k, const char *v) {
     bc_group_spec *g = &p->spec->groups[p->spec->n_groups - 1];
     if (!strcmp(k, "name")) {
-        if (!bc__name(v, g->name)) return BAD("%s:%d: group name '%s': use 1-31 letters, digits, '_', '-', '.'", p->ini.origin, p->ini.line, v);
+        if (!bc__ini_name(v, g->name, BC_NAME_MAX)) return BAD("%s:%d: group name '%s': use 1-31 letters, digits, '_', '-', '.'", p->ini.origin, p->ini.line, v);
         for (int32_t i = 0; i < p->spec->n_groups - 1; i++)
             if (!strcmp(p->spec->groups[i].name, g->name)) return BAD("%s:%d: group '%s' defined twice", p->ini.origin, p->ini.line, v);
     } else if (!strcmp(k, "lr_scale")) {
@@ -141,7 +132,7 @@ static int bc__layer_key(bc__parse *p, const char *k, const char *v) {
     bool is_pool = l->kind == BC_LAYER_MAXPOOL || l->kind == BC_LAYER_AVGPOOL;
     bool weighted = is_dense || is_conv || is_short;
     if (!strcmp(k, "group") && (weighted || is_bn)) {
-        if (!bc__name(v, l->group)) return BAD("%s:%d: group '%s': use 1-31 letters, digits, '_', '-', '.'", o, ln, v);
+        if (!bc__ini_name(v, l->group, BC_NAME_MAX)) return BAD("%s:%d: group '%s': use 1-31 letters, digits, '_', '-', '.'", o, ln, v);
     } else if (is_dense && !strcmp(k, "units")) {
         if (!bc__ini_int(v, 1, 1 << 20, &l->units)) return BAD("%s:%d: units '%s': expected an integer in [1, 1048576]", o, ln, v);
     } else if (is_conv && !strcmp(k, "filters")) {

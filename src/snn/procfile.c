@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include "io/ini_lines.h"
 #include <string.h>
 
 #define BC__PF_MAX_TEXT (4u << 20)
@@ -170,24 +171,6 @@ static bool bc__pf_int(const char *v, int64_t lo, int64_t hi, int32_t *out) {
     return true;
 }
 
-static bool bc__pf_double(const char *v, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (errno || end == v || *end || !(x >= lo && x <= hi)) return false;
-    *out = x;
-    return true;
-}
-
-static bool bc__pf_name(const char *v, char *out) {
-    size_t n = strlen(v);
-    if (n == 0 || n >= BC_NAME_MAX) return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)v[i]) && v[i] != '_' && v[i] != '-' && v[i] != '.') return false;
-    memcpy(out, v, n + 1);
-    return true;
-}
-
 /* A per-neuron key: one value for all n neurons or n values, on one line or continued over
  * several lines with the same key. dst: (n). */
 static bc_status bc__pf_per_neuron(const bc__pf *p, const bc__pf_sec *s, const char *key, int64_t lo,
@@ -321,7 +304,7 @@ static bc_status bc__pf_chip(const bc__pf *p, const bc__pf_sec *s, bc_poppins_ch
         const char *k = kv->key, *v = kv->val;
         int ln = (int)kv->line;
         if (!strcmp(k, "name")) {
-            if (!bc__pf_name(v, c->name)) return bc__fail(BC_ERR_FORMAT, "%s:%d: name '%s': use 1-31 letters, digits, '_', '-', '.'", o, ln, v);
+            if (!bc__ini_name(v, c->name, BC_NAME_MAX)) return bc__fail(BC_ERR_FORMAT, "%s:%d: name '%s': use 1-31 letters, digits, '_', '-', '.'", o, ln, v);
         } else if (!strcmp(k, "weight_bits")) {
             if (!bc__pf_int(v, 2, 16, &c->weight_bits)) return bc__fail(BC_ERR_FORMAT, "%s:%d: weight_bits '%s': expected an integer in [2, 16]", o, ln, v);
         } else if (!strcmp(k, "max_neurons")) {
@@ -329,9 +312,9 @@ static bc_status bc__pf_chip(const bc__pf *p, const bc__pf_sec *s, bc_poppins_ch
         } else if (!strcmp(k, "accumulator_bits")) {
             if (!bc__pf_int(v, 2, 32, &c->accumulator_bits)) return bc__fail(BC_ERR_FORMAT, "%s:%d: accumulator_bits '%s': expected an integer in [2, 32]", o, ln, v);
         } else if (!strcmp(k, "energy_pj_per_sop")) {
-            if (!bc__pf_double(v, 0.0, 1e9, &c->energy_pj_per_sop)) return bc__fail(BC_ERR_FORMAT, "%s:%d: energy_pj_per_sop '%s': expected a number >= 0", o, ln, v);
+            if (!bc__ini_double(v, 0.0, 1e9, &c->energy_pj_per_sop)) return bc__fail(BC_ERR_FORMAT, "%s:%d: energy_pj_per_sop '%s': expected a number >= 0", o, ln, v);
         } else if (!strcmp(k, "step_ms")) {
-            if (!bc__pf_double(v, 1e-6, 1e6, &c->step_ms)) return bc__fail(BC_ERR_FORMAT, "%s:%d: step_ms '%s': expected a number > 0", o, ln, v);
+            if (!bc__ini_double(v, 1e-6, 1e6, &c->step_ms)) return bc__fail(BC_ERR_FORMAT, "%s:%d: step_ms '%s': expected a number > 0", o, ln, v);
         }
     }
     if (c->accumulator_bits < c->weight_bits)
@@ -346,7 +329,7 @@ static bc_status bc__pf_pop_shape(const bc__pf *p, const bc__pf_sec *s, int32_t 
     const char *o = p->origin;
     const bc__pf_kv *kn = bc__pf_get(s, "name"), *kv = bc__pf_get(s, "neurons");
     snprintf(name, BC_NAME_MAX, "pop%d", (int)idx);
-    if (kn && !bc__pf_name(kn->val, name))
+    if (kn && !bc__ini_name(kn->val, name, BC_NAME_MAX))
         return bc__fail(BC_ERR_FORMAT, "%s:%d: name '%s': use 1-31 letters, digits, '_', '-', '.'", o, (int)kn->line, kn->val);
     if (!kv) return bc__fail(BC_ERR_FORMAT, "%s:%d: [population] needs neurons", o, (int)s->line);
     if (!bc__pf_int(kv->val, 1, 1 << 20, n))
