@@ -4,25 +4,7 @@
 # half-written output.
 #   bash tests/cli_errors.sh BITCELL_BINARY SOURCE_DIR
 set -u
-BC=$1
-SRC=$2
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-# expect CODE PATTERN -- command...: exit code and a stderr line matching PATTERN, no crash.
-expect() {
-    local code=$1 pat=$2
-    shift 3
-    "$@" > "$T/out" 2> "$T/err"
-    local rc=$?
-    if [ "$rc" -ne "$code" ]; then bad "exit $rc (wanted $code): $* :: $(head -c 300 "$T/err")"; return; fi
-    if ! grep -qE -- "$pat" "$T/err"; then bad "stderr lacks /$pat/: $* :: $(head -c 300 "$T/err")"; return; fi
-    ok
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib_cli.sh"
 
 cat > "$T/small.cfg" <<'CFG'
 [net]

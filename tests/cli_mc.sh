@@ -4,23 +4,7 @@
 # hardware files and options fail with one clear line and exit 1 (runtime) or 2 (usage).
 #   bash tests/cli_mc.sh BITCELL_BINARY SOURCE_DIR
 set -u
-BC=$1
-SRC=$2
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-expect() {
-    local code=$1 pat=$2
-    shift 3
-    "$@" > "$T/out" 2> "$T/err"
-    local rc=$?
-    if [ "$rc" -ne "$code" ]; then bad "exit $rc (wanted $code): $* :: $(head -c 300 "$T/err")"; return; fi
-    if ! grep -qE -- "$pat" "$T/err"; then bad "stderr lacks /$pat/: $* :: $(head -c 300 "$T/err")"; return; fi
-    ok
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib_cli.sh"
 val() { grep -oE "(^| )$1=[^ ]+" "$2" | head -1 | sed 's/.*=//'; }
 
 cat > "$T/net.cfg" <<'CFG'

@@ -4,23 +4,7 @@
 # schedules fail with "file:line", exit 1; usage errors exit 2; nothing half-written remains.
 #   bash tests/cli_poppins.sh BITCELL_BINARY SOURCE_DIR
 set -u
-BC=$1
-SRC=$2
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-expect() {
-    local code=$1 pat=$2
-    shift 3
-    "$@" > "$T/out" 2> "$T/err"
-    local rc=$?
-    if [ "$rc" -ne "$code" ]; then bad "exit $rc (wanted $code): $* :: $(head -c 300 "$T/err")"; return; fi
-    if ! grep -qE -- "$pat" "$T/err"; then bad "stderr lacks /$pat/: $* :: $(head -c 300 "$T/err")"; return; fi
-    ok
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib_cli.sh"
 P="$SRC/hw/poppins-avoid.ini"
 
 # ---- run: artefacts, and spikes only where the schedule drives
