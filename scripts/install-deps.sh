@@ -5,7 +5,7 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config clang libomp-14-dev
-      libopenblas-dev zlib1g-dev libcjson-dev libinih-dev libplplot-dev librandom123-dev
+      libopenblas-dev zlib1g-dev libcjson-dev libinih-dev libplplot-dev librandom123-dev libgsl-dev
       dataset-fashion-mnist nodejs npm)
 [ "${1:-}" = "--bench" ] && pkgs+=(python3-torch python3-numpy python3-brian)
 

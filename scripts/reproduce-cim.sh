@@ -4,6 +4,8 @@
 # read at once. Long (hours on 2 cores); not part of the test suite.
 #   bash scripts/reproduce-cim.sh [mlp|vgg|all] [--chips N] [--limit N]
 #   defaults: all, 100 chips, the first 500 test images (the 10 000 take 20x longer)
+#   BITCELL=path runs that binary instead of building build/bitcell (e.g. a copy kept fixed
+#   while the tree changes).
 # Results: runs/reproduce-cim/<model>/{train,sigma-*,rows-*}/ (sweep.csv, sweep.svg, chips.csv, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,10 +18,13 @@ while [ $# -gt 0 ]; do
         *) echo "reproduce-cim: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
-bash scripts/install-deps.sh > /dev/null
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
-cmake --build build -j"$(nproc)" > /dev/null
-B=build/bitcell
+B="${BITCELL:-}"
+if [ -z "$B" ]; then
+    bash scripts/install-deps.sh > /dev/null
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
+    cmake --build build -j"$(nproc)" > /dev/null
+    B=build/bitcell
+fi
 out=runs/reproduce-cim
 
 # sweep CKPT OUTDIR [bitcell sweep options]

@@ -34,6 +34,8 @@ typedef struct {
     uint64_t reads;      /* forward calls so far: keys the per-read noise */
 } bc__cim_layer;
 
+#define BC__CELL_TABLE 65536 /* cell-current quantile table intervals (src/cim/chip.c) */
+
 struct bc_cim_chip {
     bc_cim_hw hw;
     const bc_model *model;
@@ -44,6 +46,7 @@ struct bc_cim_chip {
     bc__cim_layer **by_layer; /* (model layers) NULL where the layer stays digital */
     const bc__i8_kernels *i8; /* integer-path kernels for the model's CPU level */
     bool int8;                /* integer path where qscale allows (tests turn it off to compare) */
+    float *ctab;              /* (BC__CELL_TABLE + 1) quantiles of the cell current; NULL: c = 1 */
 };
 
 /* Bitline voltage after a group discharged: twice_s = 2 * (summed relative current of the

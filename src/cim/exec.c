@@ -60,23 +60,31 @@ static inline float bc__adc_level(const bc__readout *ro, float k) {
     return ro->vdd - ro->half_dv * ((2.0f * k - 1.0f) * ro->step);
 }
 
-/* The code: how many levels the input is at or below. The closed form is only a first guess;
- * the exact comparisons settle values on a level the way the comparators do. */
+/* The code: how many levels the input is at or below. Level k is met when
+ * (vdd - v) * inv_step_v >= k - 1/2, so the closed form is floor of that plus 1/2; it is off by
+ * at most one where rounding puts v within an ulp of a level, and the two exact comparisons
+ * settle those the way the comparators do. Branch-free (truncation of a non-negative value for
+ * floor) so that the readout loop vectorises. */
 static inline float bc__adc_code(const bc__readout *ro, float v) {
-    float code = floorf((ro->vdd - v) * ro->inv_step_v + 0.5f);
-    code = code < 0.0f ? 0.0f : (code > ro->max_code ? ro->max_code : code);
-    while (code < ro->max_code && v <= bc__adc_level(ro, code + 1.0f)) code += 1.0f;
-    while (code > 0.0f && v > bc__adc_level(ro, code)) code -= 1.0f;
-    return code;
+    const bc__readout r = *ro; /* by value: loads through ro would keep the loop scalar */
+    float x = (r.vdd - v) * r.inv_step_v + 0.5f;
+    x = x < 0.0f ? 0.0f : x;
+    x = x > r.max_code ? r.max_code : x;
+    int32_t code = (int32_t)x;
+    /* Integer masks, not && or ?: chains: those leave control flow that stops the vectoriser. */
+    code += (v <= bc__adc_level(&r, (float)code + 1.0f)) & ((float)code < r.max_code);
+    code -= (v > bc__adc_level(&r, (float)code)) & (code > 0);
+    return (float)code;
 }
 
 /* Adds the readouts of one row of one group to o (N columns): y from the GEMM, d the row's sum
  * of cell currents over its driven rows, nvalid their count, off the columns' offsets, noise
- * the row's read noise (NULL: none). One loop per readout kind, so each vectorises. */
-static void bc__read_row(const bc__readout *ro, int64_t N, const float *restrict y, const float *restrict d,
+ * the row's read noise (NULL: none). One loop per readout kind, so each vectorises; noinline
+ * because GCC 12 leaves the ADC loops scalar once this is inlined into its caller. */
+static __attribute__((noinline)) void bc__read_row(const bc__readout *ro, int64_t N, const float *restrict y, const float *restrict d,
                          float nvalid, float vref, const float *restrict off, const float *restrict noise,
                          float *restrict o) {
-    const float vdd = ro->vdd, hdv = ro->half_dv, vfl = ro->floor_v, sgn = ro->sgn;
+    const float vdd = ro->vdd, hdv = ro->half_dv, vfl = ro->floor_v, sgn = ro->sgn, step = ro->step;
     switch (ro->kind) {
     case BC_CIM_READ_IDEAL:
         /* 2S - driven rows, signed: the exact partial sum when c = 1. */
@@ -99,9 +107,17 @@ static void bc__read_row(const bc__readout *ro, int64_t N, const float *restrict
         }
         return;
     case BC_CIM_READ_ADC:
-        for (int64_t j = 0; j < N; j++) {
-            float v = bc__cim_bitline(vdd, hdv, vfl, d[j] + sgn * y[j]) + (noise ? noise[j] : 0.0f) + off[j];
-            o[j] += sgn * (2.0f * bc__adc_code(ro, v) * ro->step - nvalid);
+        /* Two loops: a conditional load of the noise would keep this one from vectorising. */
+        if (noise) {
+            for (int64_t j = 0; j < N; j++) {
+                float v = bc__cim_bitline(vdd, hdv, vfl, d[j] + sgn * y[j]) + noise[j] + off[j];
+                o[j] += sgn * (2.0f * bc__adc_code(ro, v) * step - nvalid);
+            }
+        } else {
+            for (int64_t j = 0; j < N; j++) {
+                float v = bc__cim_bitline(vdd, hdv, vfl, d[j] + sgn * y[j]) + off[j];
+                o[j] += sgn * (2.0f * bc__adc_code(ro, v) * step - nvalid);
+            }
         }
         return;
     }
