@@ -339,7 +339,17 @@ typedef struct {
     /* Called after every epoch with its statistics. May be NULL. */
     void (*on_epoch)(void *user, const bc_epoch_stats *st);
     void *user;
+    /* Variation-aware training (PR-CIM-R, ../shared/METHODS.md §1.4; bitcell_cim.h): when cim_hw
+     * is set, the binary layers it maps run on a simulated CIM chip in every training forward
+     * pass (the executor of bitcell mc: row groups, bitline, SA / ADC, variation; the backward
+     * is straight-through), and a new chip is drawn every cim_redraw batches. Training chips are
+     * indices BC_CIM_TRAIN_CHIP0 + k of cim_seed, apart from the chips Monte-Carlo runs
+     * evaluate. Per-epoch test accuracy stays digital. NULL: ordinary training. */
+    const struct bc_cim_hw *cim_hw;
+    int32_t cim_redraw;  /* batches per chip (>= 1) */
+    uint64_t cim_seed;
 } bc_train_opts;
+#define BC_CIM_TRAIN_CHIP0 0x80000000u
 
 
 /* Facts stored in a checkpoint's metadata. */

@@ -41,7 +41,7 @@ typedef enum {
 } bc_cim_variation;
 
 /* A macro description (an INI file in hw/). Units are in the names. */
-typedef struct {
+typedef struct bc_cim_hw {
     char name[32];
     /* [macro] */
     int32_t rows, cols;      /* array size */
@@ -72,6 +72,9 @@ bc_status bc_cim_hw_parse(const char *text, const char *origin, bc_cim_hw *out);
 /* Applies one "key=value" (key alone when unique, or "section.key") and re-checks the whole
  * description. On error hw is unchanged. */
 bc_status bc_cim_hw_set(bc_cim_hw *hw, const char *assignment);
+/* The noise-injection ablation of variation-aware training: the same cells and variation, read
+ * ideally, all rows at once, without SA / ADC offsets or read noise. */
+bc_cim_hw bc_cim_hw_noise_only(const bc_cim_hw *hw);
 /* The numeric value of a key (for sweeps and reports); BC_ERR_PARAM for unknown or text keys. */
 bc_status bc_cim_hw_get(const bc_cim_hw *hw, const char *key, double *value);
 /* The full description as INI text (every key, resolved), into a malloc'd string. */
@@ -108,15 +111,52 @@ bc_cim_layer_info bc_cim_chip_layer(const bc_cim_chip *c, int32_t i);
  * NULL goes back to digital. BC_ERR_PARAM when the chip was made for another model. */
 bc_status bc_model_set_chip(bc_model *m, bc_cim_chip *chip);
 
+/* ---- per-chip calibration (PR-CIM-R, METHODS.md §1.4 item 3) */
+
+/* Re-estimates every batch norm's running statistics with the model's binary layers on `chip`,
+ * from all of `images` (calibration images: never the test set) in batches of `batch` (< 2:
+ * 100). The result lives in the chip (the model's own statistics are untouched) and is used
+ * whenever the chip is attached; a re-draw drops it. */
+bc_status bc_cim_calibrate(bc_model *m, bc_cim_chip *chip, const bc_dataset *images, const bc_norm *norm,
+                           int64_t batch);
+bool bc_cim_chip_calibrated(const bc_cim_chip *c);
+
+/* Calibrations of many chips of one model, hardware and seed, saved to and loaded from a
+ * safetensors file (one tensor "chip.<index>" each; written atomically). */
+typedef struct bc_cim_calibration bc_cim_calibration;
+/* An empty set for chips of model m on hw with variation seed `seed`. */
+bc_status bc_cim_calibration_new(const bc_model *m, const bc_cim_hw *hw, uint64_t seed, bc_cim_calibration **out);
+/* Copies a calibrated chip's calibration in (replacing an earlier one of the same index). */
+bc_status bc_cim_calibration_add(bc_cim_calibration *c, const bc_cim_chip *chip);
+/* Calibrates `chip` from the set: BC_ERR_PARAM when the set was made for another network,
+ * other hardware settings or seed, or lacks the chip's index. */
+bc_status bc_cim_calibration_apply(const bc_cim_calibration *c, bc_cim_chip *chip);
+int32_t bc_cim_calibration_count(const bc_cim_calibration *c);
+bc_status bc_cim_calibration_save(const bc_cim_calibration *c, const char *path);
+/* BC_ERR_FORMAT "path: ..." for a file that is not a calibration set. */
+bc_status bc_cim_calibration_load(const char *path, bc_cim_calibration **out);
+void bc_cim_calibration_free(bc_cim_calibration *c);
+
 /* ---- Monte-Carlo over chips */
 
 /* Called after every chip: done of total chips, that chip's accuracy. */
 typedef void (*bc_cim_progress_fn)(void *user, int32_t done, int32_t total, double accuracy);
+
+/* How each chip of a Monte-Carlo run is calibrated before it is evaluated (all NULL: not). */
+typedef struct {
+    const bc_dataset *images;         /* calibrate on these (bc_cim_calibrate) ... */
+    int64_t batch;
+    const bc_cim_calibration *saved;  /* ... or apply these saved calibrations */
+    bc_cim_calibration *record;       /* not NULL: each freshly calibrated chip is added here */
+} bc_cim_mc_calib;
+
 /* Evaluates chips first_chip .. first_chip + n - 1 of `seed` on ds: acc[i] and loss[i] (loss
- * may be NULL). The model's chip setting is restored on return. */
+ * may be NULL), each calibrated first as `cal` says (NULL: none). With ds NULL only the
+ * calibration runs (acc and loss unused). The model's chip setting is restored on return. */
 bc_status bc_cim_monte_carlo(bc_model *m, const bc_cim_hw *hw, const bc_dataset *ds, const bc_norm *norm,
                              int64_t batch, uint64_t seed, uint32_t first_chip, int32_t n,
-                             double *acc, double *loss, bc_cim_progress_fn progress, void *user);
+                             const bc_cim_mc_calib *cal, double *acc, double *loss,
+                             bc_cim_progress_fn progress, void *user);
 
 /* Order statistics of n values; quantiles interpolate linearly between order statistics
  * (numpy's default), std is the population standard deviation. */

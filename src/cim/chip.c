@@ -150,6 +150,7 @@ static void bc__draw_layer(bc__cim_layer *cl, const bc_cim_hw *hw, const float *
 
 void bc_cim_chip_redraw(bc_cim_chip *c, uint32_t index) {
     c->index = index;
+    c->calibrated = false;
     for (int32_t i = 0; i < c->n_mapped; i++) bc__draw_layer(&c->mapped[i], &c->hw, c->ctab, c->seed, index);
 }
 
@@ -165,7 +166,8 @@ bc_status bc_cim_chip_new(const bc_cim_hw *hw, const bc_model *m, uint64_t seed,
     c->int8 = true;
     c->by_layer = calloc((size_t)m->n_layers, sizeof *c->by_layer);
     c->mapped = calloc((size_t)m->n_layers, sizeof *c->mapped);
-    if (!c->by_layer || !c->mapped) {
+    c->buffers = malloc((size_t)(m->n_buffers > 0 ? m->n_buffers : 1) * sizeof *c->buffers);
+    if (!c->by_layer || !c->mapped || !c->buffers) {
         bc_cim_chip_free(c);
         return bc__fail(BC_ERR_NOMEM, "CIM chip");
     }
@@ -202,6 +204,7 @@ void bc_cim_chip_free(bc_cim_chip *c) {
     free(c->mapped);
     free(c->by_layer);
     free(c->ctab);
+    free(c->buffers);
     free(c);
 }
 

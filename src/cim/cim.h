@@ -47,6 +47,9 @@ struct bc_cim_chip {
     const bc__i8_kernels *i8; /* integer-path kernels for the model's CPU level */
     bool int8;                /* integer path where qscale allows (tests turn it off to compare) */
     float *ctab;              /* (BC__CELL_TABLE + 1) quantiles of the cell current; NULL: c = 1 */
+    /* Per-chip calibration (src/cim/calibrate.c), reset by every re-draw. */
+    bool calibrated;          /* buffers holds this chip's batch-norm statistics */
+    float *buffers;           /* (model n_buffers) the model's buffers as calibrated on this chip */
 };
 
 /* Bitline voltage after a group discharged: twice_s = 2 * (summed relative current of the

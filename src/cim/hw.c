@@ -291,6 +291,15 @@ char *bc_cim_hw_format(const bc_cim_hw *hw) {
 }
 
 /* c(dVth) of one cell under the variation model (the expression chip.c draws with). */
+bc_cim_hw bc_cim_hw_noise_only(const bc_cim_hw *hw) {
+    bc_cim_hw h = *hw;
+    h.readout = BC_CIM_READ_IDEAL;
+    h.rows_on = h.rows;
+    h.sigma_offset_mV = 0.0;
+    h.sigma_read_mV = 0.0;
+    return h;
+}
+
 double bc__cim_cell_current(const bc_cim_hw *hw, double dvth_mV) {
     switch (hw->variation) {
     case BC_CIM_VAR_NONE: return 1.0;

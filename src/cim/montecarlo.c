@@ -6,18 +6,29 @@
 
 bc_status bc_cim_monte_carlo(bc_model *m, const bc_cim_hw *hw, const bc_dataset *ds, const bc_norm *norm,
                              int64_t batch, uint64_t seed, uint32_t first_chip, int32_t n,
-                             double *acc, double *loss, bc_cim_progress_fn progress, void *user) {
-    if (!m || !hw || !ds || !acc || n < 0) return bc__fail(BC_ERR_PARAM, "bc_cim_monte_carlo: bad argument");
+                             const bc_cim_mc_calib *cal, double *acc, double *loss,
+                             bc_cim_progress_fn progress, void *user) {
+    if (!m || !hw || !norm || (ds && !acc) || (!ds && !(cal && cal->images)) || n < 0)
+        return bc__fail(BC_ERR_PARAM, "bc_cim_monte_carlo: bad argument");
     bc_cim_chip *chip = NULL, *before = m->chip;
     bc_status st = bc_cim_chip_new(hw, m, seed, first_chip, &chip);
     for (int32_t i = 0; !st && i < n; i++) {
         if (i) bc_cim_chip_redraw(chip, first_chip + (uint32_t)i);
-        bc_eval_result r;
-        if ((st = bc_model_set_chip(m, chip))) break;
-        if ((st = bc_evaluate(m, ds, norm, batch, &r))) break;
-        acc[i] = r.accuracy;
-        if (loss) loss[i] = r.loss;
-        if (progress) progress(user, i + 1, n, r.accuracy);
+        if (cal && cal->images) {
+            if ((st = bc_cim_calibrate(m, chip, cal->images, norm, cal->batch))) break;
+            if (cal->record && (st = bc_cim_calibration_add(cal->record, chip))) break;
+        } else if (cal && cal->saved) {
+            if ((st = bc_cim_calibration_apply(cal->saved, chip))) break;
+        }
+        double a = NAN;
+        if (ds) {
+            bc_eval_result r;
+            if ((st = bc_model_set_chip(m, chip))) break;
+            if ((st = bc_evaluate(m, ds, norm, batch, &r))) break;
+            acc[i] = a = r.accuracy;
+            if (loss) loss[i] = r.loss;
+        }
+        if (progress) progress(user, i + 1, n, a);
     }
     m->chip = before;
     bc_cim_chip_free(chip);

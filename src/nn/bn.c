@@ -158,6 +158,11 @@ void bc__bn_backward_rows(const float *dy, const float *xhat, int64_t n, int64_t
 
 /* ---- the [bn] layer: features are the channels; a conv output has h*w rows per sample */
 
+/* A calibration pass replaces the layer's momentum by its cumulative-average one. */
+static float bc__bn_momentum(const bc__layer *l, const bc__exec *e) {
+    return e->calib_momentum > 0.0f ? e->calib_momentum : l->spec.momentum;
+}
+
 static void bc__bn_rows_of(const bc__layer *l, const bc__exec *e, int64_t *n, int64_t *f) {
     *f = l->ishape.c;
     *n = e->n * (int64_t)l->ishape.h * l->ishape.w;
@@ -169,7 +174,7 @@ void bc__bn_forward(bc__layer *l, const float *x, const bc__exec *e) {
     const float *gamma = e->params + l->w, *beta = e->params + l->b;
     float *rmean = e->buffers + l->run_mean, *rvar = e->buffers + l->run_var;
     if (e->mode == BC__MODE_TRAIN)
-        bc__bn_train_rows(x, n, f, gamma, beta, rmean, rvar, l->spec.momentum, l->spec.eps, l->aux, l->act, l->stat, e->red);
+        bc__bn_train_rows(x, n, f, gamma, beta, rmean, rvar, bc__bn_momentum(l, e), l->spec.eps, l->aux, l->act, l->stat, e->red);
     else
         bc__bn_eval_rows(x, n, f, gamma, beta, rmean, rvar, l->spec.eps, l->act, l->stat);
 }
@@ -193,7 +198,7 @@ void bc__bn_sign_forward(bc__layer *bn, bc__layer *sign, const float *x, const b
     int64_t n, f;
     bc__bn_rows_of(bn, e, &n, &f);
     bc__bn_train_impl(x, n, f, e->params + bn->w, e->params + bn->b, e->buffers + bn->run_mean,
-                      e->buffers + bn->run_var, bn->spec.momentum, bn->spec.eps, bn->aux, NULL, sign->act,
+                      e->buffers + bn->run_var, bc__bn_momentum(bn, e), bn->spec.eps, bn->aux, NULL, sign->act,
                       bn->stat, e->red);
 }
 

@@ -55,7 +55,7 @@ static void bc__hardtanh_backward(bc__layer *l, const float *x, const float *dy,
 /* Inverted dropout; the mask is a pure function of (seed, step, layer, element). */
 static void bc__dropout_forward(bc__layer *l, const float *x, const bc__exec *e) {
     int64_t total = e->n * l->out;
-    if (e->mode != BC__MODE_TRAIN || l->spec.rate <= 0.0f) {
+    if (e->mode != BC__MODE_TRAIN || l->spec.rate <= 0.0f || e->calib_momentum > 0.0f) {
         memcpy(l->act, x, (size_t)total * sizeof *x);
         if (l->aux) /* training with rate 0: the backward reads the mask */
             for (int64_t i = 0; i < total; i++) l->aux[i] = 1.0f;

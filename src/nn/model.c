@@ -474,8 +474,10 @@ bc_status bc__model_reserve(bc_model *m, int64_t n, bc__mode mode) {
 }
 
 bc__exec bc__exec_of(bc_model *m, int64_t n, bc__mode mode, const int32_t *y) {
+    /* A calibrated chip carries its own batch-norm statistics. */
+    float *buffers = m->chip && m->chip->calibrated ? m->chip->buffers : m->buffers;
     return (bc__exec){.mode = mode, .n = n, .params = m->params, .grads = m->grads,
-                      .buffers = m->buffers, .seed = m->seed, .step = m->step, .labels = y,
+                      .buffers = buffers, .calib_momentum = m->calib_momentum, .seed = m->seed, .step = m->step, .labels = y,
                       .param_version = m->param_version, .mac = m->mac,
                       .bin = bc__bin_kernels_for(m->ctx->cpu), .scratch = m->scratch,
                       .scratch_per_thread = m->scratch_per_thread, .wslots = m->wslots,

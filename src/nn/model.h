@@ -73,6 +73,8 @@ typedef struct {
     float *wslots;          /* weight-gradient partial sums: BC__WSLOTS * max weight count */
     const struct bc_model *model;
     struct bc_cim_chip *chip; /* mapped binary layers run on this CIM chip (NULL: digital) */
+    float calib_momentum;     /* > 0: a calibration pass (src/cim/calibrate.c): every batch norm
+                               * updates its running statistics with this momentum; no dropout */
 } bc__exec;
 
 /* Fixed number of partial weight-gradient sums a batch is split into: the reduction order is
@@ -207,6 +209,7 @@ struct bc_model {
     double *red;
     bc_engine engine;                      /* how predict / evaluate run (float by default) */
     struct bc_cim_chip *chip;              /* CIM chip binary layers run on (NULL: digital) */
+    float calib_momentum;                  /* see bc__exec; 0 outside calibration */
     uint64_t *pbits[2];                    /* packed engine: ping-pong packed activations */
     int32_t *pint[2];                      /* packed engine: ping-pong integer activations */
     float *pthr;                           /* packed engine: per-channel thresholds */

@@ -1,5 +1,6 @@
 /* The training loop and the evaluator: shuffling, batching, schedules, statistics. */
 #include "nn/model.h"
+#include "cim/cim.h"
 #include "io/augment.h"
 
 #include <math.h>
@@ -10,6 +11,8 @@ bc_train_opts bc_train_opts_default(const bc_netspec *spec) {
     memset(&o, 0, sizeof o);
     o.spec = spec ? spec->train : bc_train_spec_default();
     o.seed = 42;
+    o.cim_redraw = 1;
+    o.cim_seed = 1;
     return o;
 }
 
@@ -79,6 +82,12 @@ bc_status bc_train(bc_model *m, const bc_dataset *train, const bc_dataset *test,
     aug.flip = ts->flip;
     bc__augment_fill_black(&aug, &o->norm);
     if (!st && (aug.pad || aug.flip)) st = bc__augment_check(&aug, s);
+    bc_cim_chip *chip = NULL;
+    if (!st && o->cim_hw) {
+        if (o->cim_redraw < 1) st = bc__fail(BC_ERR_PARAM, "cim_redraw must be >= 1 (got %d)", o->cim_redraw);
+        else st = bc_cim_chip_new(o->cim_hw, m, o->cim_seed, BC_CIM_TRAIN_CHIP0, &chip);
+    }
+    uint32_t draws = 0;
     double train_time = 0;
     int64_t trained = 0;
     /* Batches of one sample cannot be batch-normalised; a last batch that small is dropped. */
@@ -94,9 +103,13 @@ bc_status bc_train(bc_model *m, const bc_dataset *train, const bc_dataset *test,
             int64_t b0 = b * bs, nb = n - b0 < bs ? n - b0 : bs;
             bc_dataset_batch(train, perm + b0, nb, &o->norm, x, y);
             if (aug.pad || aug.flip) bc__augment_batch(x, nb, s, &aug, bc__augment_key(o->seed, ep), perm + b0);
+            if (chip && b % o->cim_redraw == 0 && (ep || b)) bc_cim_chip_redraw(chip, BC_CIM_TRAIN_CHIP0 + ++draws);
+            bc_cim_chip *before = m->chip;
+            if (chip) m->chip = chip; /* only for the step: the epoch's test pass stays digital */
             float loss;
             int64_t ok;
             st = bc_model_train_step(m, x, y, nb, es.lr, &loss, &ok);
+            m->chip = before;
             if (st) break;
             if (!isfinite(loss)) {
                 st = bc__fail(BC_ERR_PARAM, "training diverged at epoch %d, batch %lld (loss %g): lower the learning rate", ep + 1, (long long)b, (double)loss);
@@ -129,6 +142,7 @@ bc_status bc_train(bc_model *m, const bc_dataset *train, const bc_dataset *test,
         if (o->on_epoch) o->on_epoch(o->user, &es);
         if (stop) break;
     }
+    bc_cim_chip_free(chip);
     res->train_samples_per_s = train_time > 0 ? (double)trained / train_time : 0;
     res->facts.seed = o->seed;
     res->facts.norm = o->norm;

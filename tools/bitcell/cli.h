@@ -15,6 +15,7 @@ int cmd_info(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_mc(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
 int cmd_poppins(int argc, char **argv);
 
 /* "bitcell: <msg>" on stderr; returns the exit code for the status. */

@@ -28,6 +28,8 @@ typedef struct {
     const char *sets[MAX_SETS];
     int n_sets;
     long chips, first_chip, batch, threads, limit;
+    long calib_images;      /* --calibrate N: calibrate every chip on N training images */
+    const char *calib_file; /* --calibration FILE: apply saved per-chip calibrations */
     uint64_t seed;
     bool quiet;
 } mc_opts;
@@ -37,6 +39,8 @@ typedef struct {
     bc_ctx *ctx;
     bc_model *m;
     bc_dataset *te;
+    bc_dataset *calib;             /* calibration images (training split) */
+    bc_cim_calibration *saved;     /* --calibration FILE */
     bc_train_facts facts;
     bc_cim_hw hw;
     const char *data;
@@ -46,6 +50,8 @@ typedef struct {
 
 static void mc_free(mc_run *r) {
     bc_dataset_free(r->te);
+    bc_dataset_free(r->calib);
+    bc_cim_calibration_free(r->saved);
     bc_model_free(r->m);
     bc_ctx_free(r->ctx);
 }
@@ -59,7 +65,8 @@ static int parse(const char *cmd, void (*help)(FILE *), int argc, char **argv, m
         {"data", required_argument, 0, 'd'}, {"data-dir", required_argument, 0, 'D'},
         {"limit", required_argument, 0, 'l'}, {"batch", required_argument, 0, 'b'},
         {"threads", required_argument, 0, 't'}, {"out", required_argument, 0, 'o'},
-        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
+        {"calibrate", required_argument, 0, 'C'}, {"calibration", required_argument, 0, 'F'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
@@ -84,38 +91,29 @@ static int parse(const char *cmd, void (*help)(FILE *), int argc, char **argv, m
         case 'o': o->out = optarg; break;
         case 'q': o->quiet = true; break;
         case 'h': help(stdout); return BC_EXIT_OK;
+        case 'C': if (!cli_int("--calibrate", optarg, 2, 1000000, &o->calib_images)) return BC_EXIT_USAGE; break;
+        case 'F':
+            if (!strcmp(cmd, "calibrate")) return cli_usage(cmd, "--calibration belongs to mc and sweep (calibrate writes one with --out)");
+            o->calib_file = optarg;
+            break;
         default: return cli_usage(cmd, "unknown option");
         }
     }
     if (optind != argc - 1) return cli_usage(cmd, "expected one checkpoint, got %d arguments", argc - optind);
     if (!o->hw_path) return cli_usage(cmd, "--hw FILE is required (presets: hw/sram65-128.ini, hw/fdsoi28-128.ini, hw/ideal-128.ini)");
     if (o->first_chip + o->chips > 4294967296L) return cli_usage(cmd, "--first-chip + --chips must stay below 2^32");
+    if (o->calib_images && o->calib_file) return cli_usage(cmd, "--calibrate and --calibration exclude each other");
+    if (!strcmp(cmd, "calibrate") && !o->calib_images) return cli_usage(cmd, "--calibrate N (calibration images) is required");
+    if (!strcmp(cmd, "sweep") && o->calib_file) return cli_usage(cmd, "--calibration FILE fits one hardware setting: use --calibrate N with sweep");
     o->ckpt = argv[optind];
     return -1;
 }
 
-/* Loads checkpoint, hardware (with --set), test data; measures the digital network. */
-static int load(const char *cmd, const mc_opts *o, mc_run *r) {
-    int rc = cli_ctx(o->threads, &r->ctx);
-    if (rc) return rc;
-    bc_status st = bc_model_load(r->ctx, o->ckpt, &r->m, &r->facts);
-    if (st) return cli_fail(st, NULL);
-    if ((st = bc_cim_hw_load(o->hw_path, &r->hw))) return cli_fail(st, NULL);
-    for (int i = 0; i < o->n_sets; i++)
-        if ((st = bc_cim_hw_set(&r->hw, o->sets[i]))) return cli_fail(st, NULL);
-    r->data = o->data ? o->data : (r->facts.dataset[0] ? r->facts.dataset : "fashion-mnist");
-    bc_dataset *all = NULL;
-    if ((st = bc_dataset_load(r->data, o->data_dir, BC_SPLIT_TEST, &all))) return cli_fail(st, NULL);
-    if (o->limit && o->limit < bc_dataset_count(all)) {
-        st = bc_dataset_from_memory(bc_dataset_pixels(all), bc_dataset_labels(all), o->limit, bc_dataset_shape(all),
-                                    bc_dataset_classes(all), &r->te);
-        bc_dataset_free(all);
-        if (st) return cli_fail(st, NULL);
-    } else {
-        r->te = all;
-    }
+/* Prints how the checkpoint maps onto the arrays; fails when nothing does. */
+static int load_chips(const char *cmd, const mc_opts *o, mc_run *r) {
     bc_cim_chip *probe = NULL;
-    if ((st = bc_cim_chip_new(&r->hw, r->m, o->seed, 0, &probe))) return cli_fail(st, NULL);
+    bc_status st = bc_cim_chip_new(&r->hw, r->m, o->seed, 0, &probe);
+    if (st) return cli_fail(st, NULL);
     int32_t nl = bc_cim_chip_layers(probe);
     for (int32_t i = 0; i < nl; i++) {
         bc_cim_layer_info li = bc_cim_chip_layer(probe, i);
@@ -127,6 +125,43 @@ static int load(const char *cmd, const mc_opts *o, mc_run *r) {
         fprintf(stderr, "bitcell %s: %s has no binary layer with ±1 input to put on the arrays\n", cmd, o->ckpt);
         return BC_EXIT_FAIL;
     }
+    return 0;
+}
+
+/* Loads checkpoint, hardware (with --set), calibration images or file, test data (not for
+ * calibrate); measures the digital network. */
+static int load(const char *cmd, const mc_opts *o, mc_run *r) {
+    int rc = cli_ctx(o->threads, &r->ctx);
+    if (rc) return rc;
+    bc_status st = bc_model_load(r->ctx, o->ckpt, &r->m, &r->facts);
+    if (st) return cli_fail(st, NULL);
+    if ((st = bc_cim_hw_load(o->hw_path, &r->hw))) return cli_fail(st, NULL);
+    for (int i = 0; i < o->n_sets; i++)
+        if ((st = bc_cim_hw_set(&r->hw, o->sets[i]))) return cli_fail(st, NULL);
+    r->data = o->data ? o->data : (r->facts.dataset[0] ? r->facts.dataset : "fashion-mnist");
+    bc_dataset *all = NULL;
+    if (o->calib_images) {
+        /* Calibration images: the first N of the training split, never the test set. */
+        if ((st = bc_dataset_load(r->data, o->data_dir, BC_SPLIT_TRAIN, &all))) return cli_fail(st, NULL);
+        long k = o->calib_images < bc_dataset_count(all) ? o->calib_images : (long)bc_dataset_count(all);
+        st = bc_dataset_from_memory(bc_dataset_pixels(all), bc_dataset_labels(all), k, bc_dataset_shape(all),
+                                    bc_dataset_classes(all), &r->calib);
+        bc_dataset_free(all);
+        all = NULL;
+        if (st) return cli_fail(st, NULL);
+    }
+    if (o->calib_file && (st = bc_cim_calibration_load(o->calib_file, &r->saved))) return cli_fail(st, NULL);
+    if (!strcmp(cmd, "calibrate")) return load_chips(cmd, o, r);
+    if ((st = bc_dataset_load(r->data, o->data_dir, BC_SPLIT_TEST, &all))) return cli_fail(st, NULL);
+    if (o->limit && o->limit < bc_dataset_count(all)) {
+        st = bc_dataset_from_memory(bc_dataset_pixels(all), bc_dataset_labels(all), o->limit, bc_dataset_shape(all),
+                                    bc_dataset_classes(all), &r->te);
+        bc_dataset_free(all);
+        if (st) return cli_fail(st, NULL);
+    } else {
+        r->te = all;
+    }
+    if ((rc = load_chips(cmd, o, r))) return rc;
     bc_eval_result dr;
     if ((st = bc_evaluate(r->m, r->te, &r->facts.norm, o->batch, &dr))) return cli_fail(st, o->ckpt);
     r->digital_acc = dr.accuracy;
@@ -201,6 +236,9 @@ static cJSON *base_json(const mc_opts *o, const mc_run *r) {
     cJSON_AddNumberToObject(j, "first_chip", (double)o->first_chip);
     cJSON_AddNumberToObject(j, "chips", (double)o->chips);
     cJSON_AddNumberToObject(j, "sigma_current", bc_cim_hw_sigma_current(&r->hw));
+    cJSON_AddNumberToObject(j, "calibration_images", (double)o->calib_images);
+    if (o->calib_images) cJSON_AddStringToObject(j, "calibration", "batch-norm statistics per chip, first N training images");
+    if (o->calib_file) cJSON_AddStringToObject(j, "calibration_file", o->calib_file);
     cJSON_AddNumberToObject(j, "digital_accuracy", r->digital_acc);
     cJSON_AddNumberToObject(j, "float_eval_samples_per_s", r->float_rate);
     cJSON_AddNumberToObject(j, "threads", bc_ctx_threads(r->ctx));
@@ -252,12 +290,18 @@ static void mc_help(FILE *f) {
             "  --threads N        threads [BC_THREADS or all cores]\n"
             "  --out DIR          output directory [CKPT's directory/mc-<hw name>]\n"
             "  --quiet            no progress bar\n\n"
+            "per-chip calibration (PR-CIM, docs/REPRODUCTION.md):\n"
+            "  --calibrate N      before its test, re-estimate each chip's batch-norm statistics on\n"
+            "                     the chip from the first N training images (never the test set);\n"
+            "                     also writes calibration.safetensors\n"
+            "  --calibration FILE apply saved calibrations (bitcell calibrate, or an earlier mc run)\n\n"
             "writes: chips.csv (chip, accuracy, loss), metrics.json (summary, throughput), hw.ini\n"
             "        (the resolved description), histogram.svg\n\n"
             "%s\n"
             "example:\n"
             "  bitcell mc runs/mlp-bnn/model.safetensors --hw hw/sram65-128.ini --chips 100\n"
-            "  bitcell mc runs/mlp-bnn/model.safetensors --hw hw/sram65-128.ini --set rows_on=32 --set kind=adc\n",
+            "  bitcell mc runs/mlp-bnn/model.safetensors --hw hw/sram65-128.ini --set rows_on=32 --set kind=adc\n"
+            "  bitcell mc runs/mlp-bnn/model.safetensors --hw hw/sram65-128.ini --calibrate 500\n",
             hw_keys_help);
 }
 
@@ -273,10 +317,20 @@ int cmd_mc(int argc, char **argv) {
     if (!acc || !loss) { rc = cli_fail(BC_ERR_NOMEM, "accuracies"); goto out; }
     mc_progress p = {.total = (int32_t)o.chips};
     cli_progress_init(&p.bar, "mc", o.quiet);
-    bc_status st = bc_cim_monte_carlo(r.m, &r.hw, r.te, &r.facts.norm, o.batch, o.seed, (uint32_t)o.first_chip,
-                                      (int32_t)o.chips, acc, loss, on_chip, &p);
+    bc_cim_calibration *record = NULL;
+    bc_status st = BC_OK;
+    if (r.calib && (st = bc_cim_calibration_new(r.m, &r.hw, o.seed, &record))) { rc = cli_fail(st, NULL); goto out; }
+    const bc_cim_mc_calib cal = {.images = r.calib, .batch = 100, .saved = r.saved, .record = record};
+    st = bc_cim_monte_carlo(r.m, &r.hw, r.te, &r.facts.norm, o.batch, o.seed, (uint32_t)o.first_chip,
+                            (int32_t)o.chips, &cal, acc, loss, on_chip, &p);
     double secs = cli_progress_elapsed(&p.bar);
     cli_progress_end(&p.bar);
+    if (!st && record) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/calibration.safetensors", r.out);
+        st = bc_cim_calibration_save(record, path);
+    }
+    bc_cim_calibration_free(record);
     if (st) { rc = cli_fail(st, o.ckpt); goto out; }
     bc_cim_summary s = bc_cim_summarize(acc, (int32_t)o.chips);
     double evals = (double)o.chips * (double)bc_dataset_count(r.te) / secs;
@@ -389,8 +443,9 @@ int cmd_sweep(int argc, char **argv) {
         char a[96];
         snprintf(a, sizeof a, "%s=%.10g", key, vals[i]);
         bc_cim_hw_set(&t, a);
+        const bc_cim_mc_calib cal = {.images = r.calib, .batch = 100};
         bc_status st = bc_cim_monte_carlo(r.m, &t, r.te, &r.facts.norm, o.batch, o.seed, (uint32_t)o.first_chip,
-                                          (int32_t)o.chips, acc + (size_t)i * (size_t)o.chips, NULL, on_chip, &p);
+                                          (int32_t)o.chips, &cal, acc + (size_t)i * (size_t)o.chips, NULL, on_chip, &p);
         if (st) { cli_progress_end(&p.bar); rc = cli_fail(st, o.ckpt); goto out; }
         sum[i] = bc_cim_summarize(acc + (size_t)i * (size_t)o.chips, (int32_t)o.chips);
     }
@@ -448,6 +503,57 @@ int cmd_sweep(int argc, char **argv) {
     else printf("out=%s\n", r.out);
 out:
     free(acc);
+    mc_free(&r);
+    return rc;
+}
+
+static void calibrate_help(FILE *f) {
+    fprintf(f,
+            "usage: bitcell calibrate CKPT.safetensors --hw FILE --calibrate N [options]\n\n"
+            "Calibrates each chip of a Monte-Carlo population and saves the calibrations: the batch\n"
+            "norms' statistics are re-estimated with the binary layers running on that chip, from the\n"
+            "first N images of the training split (the test set is never read). Apply the file with\n"
+            "bitcell mc ... --calibration FILE (same checkpoint, hardware settings and --seed).\n\n"
+            "options:\n"
+            "  --hw FILE, --set KEY=VALUE, --seed S, --first-chip I, --chips N [100], --data NAME,\n"
+            "  --data-dir DIR, --threads N, --quiet     as in bitcell mc\n"
+            "  --calibrate N      calibration images per chip (required)\n"
+            "  --out FILE         [CKPT's directory/calibration-<hw name>.safetensors]\n\n"
+            "example:\n"
+            "  bitcell calibrate runs/mlp-bnn/model.safetensors --hw hw/sram65-128.ini --chips 100 --calibrate 500\n"
+            "  bitcell mc runs/mlp-bnn/model.safetensors --hw hw/sram65-128.ini --chips 100 \\\n"
+            "      --calibration runs/mlp-bnn/calibration-sram65-128.safetensors\n");
+}
+
+int cmd_calibrate(int argc, char **argv) {
+    mc_opts o = {.chips = 100, .batch = 500, .seed = 1};
+    int rc = parse("calibrate", calibrate_help, argc, argv, &o);
+    if (rc >= 0) return rc;
+    mc_run r = {0};
+    bc_cim_calibration *record = NULL;
+    if ((rc = load("calibrate", &o, &r))) goto out;
+    char path[4200];
+    if (o.out) {
+        snprintf(path, sizeof path, "%s", o.out);
+    } else {
+        const char *slash = strrchr(o.ckpt, '/');
+        int dl = slash ? (int)(slash - o.ckpt) : 1;
+        snprintf(path, sizeof path, "%.*s/calibration-%s.safetensors", dl, slash ? o.ckpt : ".", r.hw.name);
+    }
+    bc_status st = bc_cim_calibration_new(r.m, &r.hw, o.seed, &record);
+    if (st) { rc = cli_fail(st, NULL); goto out; }
+    mc_progress p = {.total = (int32_t)o.chips};
+    cli_progress_init(&p.bar, "calibrate", o.quiet);
+    const bc_cim_mc_calib cal = {.images = r.calib, .batch = 100, .record = record};
+    st = bc_cim_monte_carlo(r.m, &r.hw, NULL, &r.facts.norm, o.batch, o.seed, (uint32_t)o.first_chip,
+                            (int32_t)o.chips, &cal, NULL, NULL, NULL, NULL);
+    cli_progress_end(&p.bar);
+    if (!st) st = bc_cim_calibration_save(record, path);
+    if (st) { rc = cli_fail(st, o.ckpt); goto out; }
+    printf("calibrated chips=%ld (first %ld, seed %" PRIu64 ") on %ld training images of %s: %s\n", o.chips, o.first_chip,
+           o.seed, (long)bc_dataset_count(r.calib), r.data, path);
+out:
+    bc_cim_calibration_free(record);
     mc_free(&r);
     return rc;
 }

@@ -1,4 +1,5 @@
 /* bitcell train: train a network description on a dataset and write a run directory. */
+#include "bitcell_cim.h"
 #include "cli.h"
 
 #include <cjson/cJSON.h>
@@ -27,8 +28,20 @@ static void help(FILE *f) {
             "  --threads N        threads [BC_THREADS or all cores]\n"
             "  --out DIR          run directory [runs/<net>-<data>]\n"
             "  --quiet            no progress output\n\n"
-            "example:\n"
-            "  bitcell train models/mlp-bnn.cfg --data fashion-mnist --epochs 10 --out runs/mlp-bnn\n");
+            "variation-aware training (PR-CIM, docs/REPRODUCTION.md): the binary layers run on simulated\n"
+            "CIM chips in every training forward pass, exactly as bitcell mc runs them, with a\n"
+            "straight-through backward; the per-epoch test accuracy stays digital:\n"
+            "  --hw FILE          CIM macro description (hw/*.ini)\n"
+            "  --set KEY=VALUE    override a hardware key (repeatable), as in bitcell mc\n"
+            "  --variation-aware  hardware in the loop: row groups, bitline, SA / ADC and variation\n"
+            "  --noise-only       ablation: only the cells' variation (ideal readout of all rows at\n"
+            "                     once, no SA / ADC offsets): plain weight-noise injection\n"
+            "  --redraw-every K   batches per training chip [1: a new chip every batch]\n"
+            "  --chip-seed N      seed of the training chips [1]; they are indices 2^31 + k, apart\n"
+            "                     from the chips bitcell mc evaluates\n\n"
+            "examples:\n"
+            "  bitcell train models/mlp-bnn.cfg --data fashion-mnist --epochs 10 --out runs/mlp-bnn\n"
+            "  bitcell train models/mlp-bnn.cfg --hw hw/sram65-128.ini --variation-aware --out runs/mlp-hil\n");
 }
 
 typedef struct {
@@ -93,7 +106,8 @@ static void on_epoch(void *user, const bc_epoch_stats *s) {
 }
 
 static bc_status write_metrics(const char *dir, const char *net, const char *data, const bc_train_result *res,
-                               const bc_train_opts *o, const bc_ctx *ctx, int64_t n_train, const bc_model *m) {
+                               const bc_train_opts *o, const bc_ctx *ctx, int64_t n_train, const bc_model *m,
+                               const char *variation_aware) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "bitcell_version", BC_VERSION);
     cJSON_AddStringToObject(j, "network", net);
@@ -116,6 +130,14 @@ static bc_status write_metrics(const char *dir, const char *net, const char *dat
     bc_model_macs(m, &fm, &bm);
     cJSON_AddNumberToObject(j, "macs_float_per_sample", (double)fm);
     cJSON_AddNumberToObject(j, "macs_binary_per_sample", (double)bm);
+    if (o->cim_hw) {
+        char *hw = bc_cim_hw_format(o->cim_hw);
+        if (hw) cJSON_AddStringToObject(j, "hw", hw);
+        free(hw);
+        cJSON_AddNumberToObject(j, "redraw_every", o->cim_redraw);
+        cJSON_AddNumberToObject(j, "chip_seed", (double)o->cim_seed);
+    }
+    cJSON_AddStringToObject(j, "variation_aware", variation_aware);
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
     if (!text) return BC_ERR_NOMEM;
@@ -156,8 +178,16 @@ int cmd_train(int argc, char **argv) {
         {"schedule", required_argument, 0, 'S'}, {"weight-decay", required_argument, 0, 'w'},
         {"seed", required_argument, 0, 's'}, {"train-limit", required_argument, 0, 'L'},
         {"threads", required_argument, 0, 't'}, {"out", required_argument, 0, 'o'},
-        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
+        {"hw", required_argument, 0, 'H'}, {"set", required_argument, 0, 'V'},
+        {"variation-aware", no_argument, 0, 'A'}, {"noise-only", no_argument, 0, 'N'},
+        {"redraw-every", required_argument, 0, 'R'}, {"chip-seed", required_argument, 0, 'C'}, {0, 0, 0, 0}};
     const char *data = "fashion-mnist", *data_dir = NULL, *out = NULL, *opt_name = NULL, *sched = NULL;
+    const char *hw_path = NULL, *sets[32];
+    int n_sets = 0;
+    bool hil = false, noise_only = false;
+    long redraw = 1;
+    uint64_t chip_seed = 1;
     long epochs = 0, batch = 0, threads = 0, limit = 0;
     double lr = 0, wd = -1;
     uint64_t seed = 42;
@@ -180,10 +210,30 @@ int cmd_train(int argc, char **argv) {
         case 'o': out = optarg; break;
         case 'q': quiet = true; break;
         case 'h': help(stdout); return BC_EXIT_OK;
+        case 'H': hw_path = optarg; break;
+        case 'V':
+            if (n_sets == 32) return cli_usage("train", "more than 32 --set options");
+            sets[n_sets++] = optarg;
+            break;
+        case 'A': hil = true; break;
+        case 'N': noise_only = true; break;
+        case 'R': if (!cli_int("--redraw-every", optarg, 1, 1000000000L, &redraw)) return BC_EXIT_USAGE; break;
+        case 'C': if (!cli_u64("--chip-seed", optarg, &chip_seed)) return BC_EXIT_USAGE; break;
         default: return cli_usage("train", "unknown option");
         }
     }
     if (optind != argc - 1) return cli_usage("train", "expected one network file, got %d arguments", argc - optind);
+    if (hil && noise_only) return cli_usage("train", "--variation-aware and --noise-only exclude each other");
+    if ((hil || noise_only) != (hw_path != NULL))
+        return cli_usage("train", hw_path ? "--hw needs --variation-aware or --noise-only" : "--variation-aware and --noise-only need --hw FILE");
+    if (n_sets && !hw_path) return cli_usage("train", "--set needs --hw FILE");
+    bc_cim_hw hw;
+    if (hw_path) {
+        bc_status hs = bc_cim_hw_load(hw_path, &hw);
+        for (int i = 0; !hs && i < n_sets; i++) hs = bc_cim_hw_set(&hw, sets[i]);
+        if (hs) return cli_fail(hs, NULL);
+        if (noise_only) hw = bc_cim_hw_noise_only(&hw);
+    }
     const char *net_path = argv[optind];
 
     bc_ctx *ctx = NULL;
@@ -212,6 +262,11 @@ int cmd_train(int argc, char **argv) {
         else { rc = cli_usage("train", "--schedule '%s': expected cosine, step or const", sched); goto out; }
     }
     o.seed = seed;
+    if (hw_path) {
+        o.cim_hw = &hw;
+        o.cim_redraw = (int32_t)redraw;
+        o.cim_seed = chip_seed;
+    }
     if ((st = bc_dataset_load(data, data_dir, BC_SPLIT_TRAIN, &tr))) { rc = cli_fail(st, NULL); goto out; }
     if ((st = bc_dataset_load(data, data_dir, BC_SPLIT_TEST, &te))) { rc = cli_fail(st, NULL); goto out; }
     if (limit && limit < bc_dataset_count(tr)) {
@@ -257,7 +312,8 @@ int cmd_train(int argc, char **argv) {
     char path[4200];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     if ((st = bc_model_save(m, path, &res.facts))) { rc = cli_fail(st, NULL); goto out_series; }
-    if ((st = write_metrics(dir, bc_netspec_name(spec), data, &res, &o, ctx, r.n_train, m))) { rc = cli_fail(st, NULL); goto out_series; }
+    if ((st = write_metrics(dir, bc_netspec_name(spec), data, &res, &o, ctx, r.n_train, m,
+                                hil ? "hardware-in-the-loop" : noise_only ? "noise-only" : "no"))) { rc = cli_fail(st, NULL); goto out_series; }
     bc_series acc[2] = {{"train", r.ep, r.train_acc, r.n}, {"test", r.ep, r.test_acc, r.n}};
     bc_series loss[2] = {{"train", r.ep, r.train_loss, r.n}, {"test", r.ep, r.test_loss, r.n}};
     char title[128];

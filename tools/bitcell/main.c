@@ -12,6 +12,7 @@ static const struct {
     {"eval", cmd_eval, "evaluate a checkpoint on a dataset's test split"},
     {"mc", cmd_mc, "run a checkpoint on a Monte-Carlo population of simulated CIM chips"},
     {"sweep", cmd_sweep, "accuracy over chips against one CIM hardware parameter"},
+    {"calibrate", cmd_calibrate, "calibrate each simulated CIM chip and save the calibrations"},
     {"info", cmd_info, "show a checkpoint's network, tensors and training facts"},
     {"data", cmd_data, "list datasets, or prepare one (mnist10k)"},
     {"poppins", cmd_poppins, "simulate the POPPINS IQIF processor; closed-loop obstacle avoidance"},
