@@ -28,10 +28,12 @@ struct bc_poppins {
     int32_t *row_nnz, *row_maxabs;
     int64_t acc_bound; /* >= max |acc| after the last step: below acc_hi, sums cannot saturate */
     int64_t stim_bound; /* >= max |stim| */
-    bool simd;          /* the AVX-512 neuron phase may run (CPU and BC_CPU allow it) */
+    bc_cpu isa;         /* the vector step's variant (CPU and BC_CPU allow it), or scalar */
+    int32_t dense_nnz;  /* rows with this many non-zeros or more are added whole (poppins.c) */
     /* state (n): membranes, accumulators, stimulus, spikes of the last step; fired (n) lists
-     * the neurons that spiked in the last step, n_fired of them */
-    int32_t *x, *acc, *stim, *fired;
+     * the neurons that spiked in the last step, n_fired of them; rows (n): scratch of a step,
+     * the fired neurons whose dense weight rows the vector step adds */
+    int32_t *x, *acc, *stim, *fired, *rows;
     uint8_t *spk;
 
     void *block;
