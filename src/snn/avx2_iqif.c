@@ -39,6 +39,7 @@ static inline void bc__neurons8(const bc__iqif_arrays *s, int32_t j, __m256i liv
     I = _mm256_and_si256(I, decays);
     *vb = _mm256_max_epi32(*vb, _mm256_abs_epi32(I));
     unsigned bits = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(sp));
+    int32_t nl = full ? 8 : __builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(live)));
     if (full) {
         _mm256_storeu_si256((__m256i *)(s->x + j), nx);
         _mm256_storeu_si256((__m256i *)(s->acc + j), I);
@@ -48,14 +49,24 @@ static inline void bc__neurons8(const bc__iqif_arrays *s, int32_t j, __m256i liv
     } else {
         _mm256_maskstore_epi32(s->x + j, live, nx);
         _mm256_maskstore_epi32(s->acc + j, live, I);
-        unsigned nl = (unsigned)__builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(live)));
-        for (unsigned l = 0; l < nl; l++) s->spk[j + (int32_t)l] = (uint8_t)((bits >> l) & 1u);
+        for (int32_t l = 0; l < nl; l++) s->spk[j + l] = (uint8_t)((bits >> l) & 1u);
     }
-    for (; bits; bits &= bits - 1u) s->fired[(*nf)++] = j + __builtin_ctz(bits); /* spikes are few */
+    /* the spike list, branch-free (a loop over the set bits mispredicts about once per vector):
+     * every live lane is written at the list's end, a spiking one advances it; the index is at
+     * most j + l < n */
+    int32_t k = *nf;
+    for (int32_t l = 0; l < nl; l++) {
+        s->fired[k] = j + l;
+        k += (int32_t)((bits >> l) & 1u);
+    }
+    *nf = k;
 }
 
-int32_t bc__iqif_vstep_avx2(const bc__iqif_arrays *s, int32_t n, const int32_t *restrict rows, int32_t n_rows,
+int32_t bc__iqif_vstep_avx2(const bc__iqif_arrays *arrays, int32_t n, const int32_t *restrict rows, int32_t n_rows,
                             int64_t *bound) {
+    /* a local copy: the byte stores of the spike flags may alias any memory, so through the
+     * caller's struct every pointer would be reloaded after each of them */
+    const bc__iqif_arrays ls = *arrays, *s = &ls;
     const int32_t *restrict w = s->w;
     const __m256i all = _mm256_set1_epi32(-1);
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);

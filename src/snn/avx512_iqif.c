@@ -46,8 +46,11 @@ static inline void bc__neurons16(const bc__iqif_arrays *s, int32_t j, __mmask16 
     *vb = _mm512_max_epi32(*vb, _mm512_abs_epi32(I));
 }
 
-int32_t bc__iqif_vstep_avx512(const bc__iqif_arrays *s, int32_t n, const int32_t *restrict rows, int32_t n_rows,
+int32_t bc__iqif_vstep_avx512(const bc__iqif_arrays *arrays, int32_t n, const int32_t *restrict rows, int32_t n_rows,
                               int64_t *bound) {
+    /* a local copy: the byte stores of the spike flags may alias any memory, so through the
+     * caller's struct every pointer would be reloaded after each of them */
+    const bc__iqif_arrays ls = *arrays, *s = &ls;
     const int32_t *restrict w = s->w;
     __m512i vb = _mm512_setzero_si512();
     int32_t nf = 0, j = 0;

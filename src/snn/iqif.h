@@ -50,9 +50,9 @@ typedef struct {
  * spikes. Only when every sum provably fits 32 bits (the caller checks a bound). fired and
  * rows must not overlap. src/snn/avx512_iqif.c (16 neurons per vector, needs AVX-512 F, BW
  * and VL) and src/snn/avx2_iqif.c (8 per vector). */
-int32_t bc__iqif_vstep_avx512(const bc__iqif_arrays *s, int32_t n, const int32_t *restrict rows, int32_t n_rows,
+int32_t bc__iqif_vstep_avx512(const bc__iqif_arrays *arrays, int32_t n, const int32_t *restrict rows, int32_t n_rows,
                               int64_t *bound);
-int32_t bc__iqif_vstep_avx2(const bc__iqif_arrays *s, int32_t n, const int32_t *restrict rows, int32_t n_rows,
+int32_t bc__iqif_vstep_avx2(const bc__iqif_arrays *arrays, int32_t n, const int32_t *restrict rows, int32_t n_rows,
                             int64_t *bound);
 
 #endif
