@@ -4,9 +4,9 @@
 
 #include <string.h>
 
-/* The arrays of the block, in order: 10 parameter arrays, 5 state arrays and 2 row summaries
- * of n int32, w (n*n), row (n+1), col and val (nnz), spk (n bytes). */
-#define BC__N_VEC 17
+/* The arrays of the block, in order: 10 parameter arrays, 6 state and scratch arrays and 3
+ * row summaries of n int32, w (n*n), row (n+1), col and val (nnz), spk (n bytes). */
+#define BC__N_VEC 19
 
 static bool bc__poppins_layout(int32_t n, int64_t nnz, size_t *bytes) {
     size_t nn, vec, s = 0, t;
@@ -23,7 +23,7 @@ static void bc__poppins_point(bc_poppins *p) {
     int32_t *q = p->block;
     int32_t **vec[BC__N_VEC] = {&p->rest, &p->thr, &p->reset, &p->a, &p->b, &p->fmin, &p->noise,
                                 &p->tau, &p->shift, &p->bias, &p->x, &p->acc, &p->stim, &p->fired,
-                                &p->rows, &p->row_nnz, &p->row_maxabs};
+                                &p->dense, &p->sparse, &p->row_nnz, &p->row_maxabs, &p->row_off};
     for (int i = 0; i < BC__N_VEC; i++, q += p->n) *vec[i] = q;
     p->w = q;
     q += (size_t)p->n * (size_t)p->n;
@@ -82,7 +82,10 @@ void bc__poppins_finish(bc_poppins *p) {
 #if defined(__x86_64__) && defined(__GNUC__)
     if (p->isa == BC_CPU_AVX512 && !__builtin_cpu_supports("avx512vl")) p->isa = BC_CPU_AVX2; /* the byte stores */
 #endif
-    p->dense_nnz = p->isa != BC_CPU_SCALAR && !p->any_noise ? (n + 15) / 16 : (n + 3) / 4; /* bc__rows_split */
+    /* A row is added whole from n/16 non-zeros when the vector step adds it (n/16 vector
+     * additions against a read-modify-write per synapse by index), from n/4 otherwise. */
+    p->dense_nnz = p->isa != BC_CPU_SCALAR && !p->any_noise ? (n + 15) / 16 : (n + 3) / 4;
+    for (int32_t i = 0; i < n; i++) p->row_off[i] = p->row_nnz[i] >= p->dense_nnz ? i * n : -1; /* < 8192^2 */
     bc_poppins_reset(p);
 }
 
@@ -148,32 +151,27 @@ bc_status bc_poppins_set_stimulus(bc_poppins *p, int32_t pop, int32_t neuron, in
 }
 
 /* Step 1, first pass over the neurons that fired: their SOPs, in *reach a bound on |acc| after
- * their rows are added (acc_bound plus each row's largest weight), and the rows split into
- * dense ones, listed from rows[0] up as offsets i * n into w (< 8192^2: fits), and sparse ones,
- * listed from rows[n - 1] down as neuron numbers. Dense means dense_nnz non-zeros or more:
- * n/16 when the vector step adds the dense rows (a whole row costs n/16 vector additions, a
- * sparse one a read-modify-write per synapse), n/4 for the scalar step. Branch-free: both
- * lists are written, one count advances. Returns the number of dense rows. */
+ * their rows are added (acc_bound plus each row's largest weight), and their rows listed as
+ * dense (p->dense, offsets into w) or sparse (p->sparse, neuron numbers). Branch-free: both
+ * lists are written, one advances. Returns the number of dense rows. */
 static int32_t bc__rows_split(bc_poppins *p, int64_t *reach, uint64_t *sops, int32_t *n_sparse) {
-    const int32_t n = p->n, dmin = p->dense_nnz, nf = p->n_fired;
-    const int32_t *restrict fired = p->fired, *restrict row_nnz = p->row_nnz, *restrict maxabs = p->row_maxabs;
-    int32_t *restrict rows = p->rows;
-    int64_t r = p->acc_bound;
-    uint64_t so = 0;
+    const int32_t nf = p->n_fired;
+    const int32_t *restrict fired = p->fired, *restrict row_off = p->row_off, *restrict row_nnz = p->row_nnz;
+    const int32_t *restrict maxabs = p->row_maxabs;
+    int32_t *restrict dense = p->dense, *restrict sparse = p->sparse;
+    int64_t r = p->acc_bound, so = 0;
     int32_t nd = 0, ns = 0;
     for (int32_t f = 0; f < nf; f++) {
-        int32_t i = fired[f], k = row_nnz[i], d = k >= dmin;
+        int32_t i = fired[f], off = row_off[i], d = off >= 0;
         r += maxabs[i];
-        so += (uint64_t)k;
-        /* nd + ns = f < n: the slots differ except when f = n - 1, where the later store
-         * must hold the row's entry of the list it joins */
-        rows[n - 1 - ns] = i;
-        rows[nd] = d ? i * n : i;
+        so += row_nnz[i];
+        dense[nd] = off;
+        sparse[ns] = i;
         nd += d;
         ns += 1 - d;
     }
     *reach = r;
-    *sops = so;
+    *sops = (uint64_t)so;
     *n_sparse = ns;
     return nd;
 }
@@ -199,9 +197,10 @@ static void bc__accumulate_checked(bc_poppins *p, uint64_t *sat) {
 static void bc__accumulate_fast(bc_poppins *p, int32_t nd, int32_t ns, bool dense) {
     const int32_t n = p->n;
     int32_t *restrict acc = p->acc;
-    const int32_t *restrict rows = p->rows, *restrict row = p->row, *restrict col = p->col, *restrict val = p->val;
+    const int32_t *restrict rows = p->dense, *restrict sparse = p->sparse;
+    const int32_t *restrict row = p->row, *restrict col = p->col, *restrict val = p->val;
     for (int32_t s = 0; s < ns; s++) {
-        int32_t i = rows[n - 1 - s];
+        int32_t i = sparse[s];
         for (int32_t k = row[i], e = row[i + 1]; k < e; k++) acc[col[k]] += val[k];
     }
     for (int32_t r = 0; dense && r < nd; r++) {
@@ -233,8 +232,8 @@ void bc_poppins_step(bc_poppins *p, bc_poppins_stats *stats) {
                              .rest = p->rest, .thr = p->thr, .reset = p->reset, .a = p->a, .b = p->b,
                              .fmin = p->fmin, .w = p->w};
         int64_t bound;
-        int32_t nf = p->isa == BC_CPU_AVX512 ? bc__iqif_vstep_avx512(&s, n, p->rows, nr, &bound)
-                                             : bc__iqif_vstep_avx2(&s, n, p->rows, nr, &bound);
+        int32_t nf = p->isa == BC_CPU_AVX512 ? bc__iqif_vstep_avx512(&s, n, p->dense, nr, &bound)
+                                             : bc__iqif_vstep_avx2(&s, n, p->dense, nr, &bound);
         p->n_fired = nf;
         p->acc_bound = bound;
         p->t++;
