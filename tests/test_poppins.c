@@ -5,6 +5,7 @@
  * with "file:line"; the avoidance loop's determinism and a small-episode threshold. */
 #include "bitcell_poppins.h"
 #include "bc_test.h"
+#include "snn/poppins_internal.h"
 #include "snn/world.h"
 
 #define BC_T_PI 3.14159265358979323846
@@ -427,18 +428,26 @@ static void test_random_networks(void) {
 #undef R
 }
 
-/* Two-level networks of up to 70 + 70 neurons (vector tails), through the run-time selected
- * step (AVX-512 where the CPU has it) and through the scalar step (BC_CPU=scalar): the same
- * membranes, accumulators, spikes and counters at every step. Also with an accumulator
- * narrow enough to saturate and a stimulus too large for the 32-bit vector path. */
-static void test_scalar_vs_dispatch(void) {
+/* Two-level networks of up to 70 + 70 neurons (vector tails, whole 64-neuron blocks), through
+ * each vector step (AVX-512 and AVX2, each where the CPU has it; BC_CPU caps the choice) and
+ * through the scalar step (BC_CPU=scalar): the same membranes, accumulators, spikes, spike
+ * lists and counters at every step. Rows range from empty to dense (the sparse rows go by
+ * index, the dense ones through the vector step), and some networks fire every neuron in
+ * every step (the step's row lists full). Also with an accumulator narrow enough to saturate
+ * and a stimulus too large for the 32-bit vector path. */
+static void test_scalar_vs_vector(void) {
     bc_rng_key k = {.seed = 5, .purpose = BC_RNG_TEST};
     uint64_t c = 0;
 #define R(m) ((int)(bc_rng_u32(k, c++) % (uint32_t)(m)))
     static const int taus[] = {0, 1, 2, 4, 8, 16, 64};
-    for (int net = 0; net < 8; net++) {
+    static const char *isa_env[] = {"avx512", "avx2"};
+    const bc_cpu cpu = bc_cpu_detect();
+    for (int net = 0; net < 12; net++) {
         int n1 = 1 + R(70), n2 = 1 + R(70);
+        if (net == 8) n1 = 64, n2 = 64;  /* whole blocks, no tail */
+        if (net == 9) n1 = 70, n2 = 70;  /* two blocks and a tail */
         int acc_bits = net == 6 ? 10 : 32, big = net == 7 ? 1500000000 : 0;
+        bool all_fire = net == 10 || net == 11; /* every neuron fires in every step */
         size_t cap = 1u << 20;
         char *text = malloc(cap), *o = text;
 #define EMIT(...) o += snprintf(o, cap - (size_t)(o - text), __VA_ARGS__)
@@ -451,7 +460,7 @@ static void test_scalar_vs_dispatch(void) {
                 for (int i = 0; i < m; i++) { /* continued lines of 20 values */
                     if (i % 20 == 0) EMIT("%s%s =", i ? "\n" : "", keys[kk]);
                     int v = kk == 0 ? 40 + R(60) : kk == 1 ? 110 + R(60) : kk == 2 ? R(256) : kk <= 4 ? R(4) + (kk == 4)
-                          : kk == 5 ? taus[R(7)] : R(24) - 4;
+                          : kk == 5 ? taus[R(7)] : all_fire ? 400 + R(50) : R(24) - 4;
                     EMIT(" %d", v);
                 }
                 EMIT("\n");
@@ -462,7 +471,9 @@ static void test_scalar_vs_dispatch(void) {
             BC_CHECK(wf != NULL);
             if (!wf) { free(text); return; }
             for (int i = 0; i < m; i++) {
-                for (int j = 0; j < m; j++) fprintf(wf, " %d", R(2) ? R(120) - 60 : 0);
+                /* per row: half the synapses, or one in 40, or none; excitatory only where all fire */
+                int dens = i % 5 == 0 ? 0 : i % 3 == 0 ? 40 : 2;
+                for (int j = 0; j < m; j++) fprintf(wf, " %d", dens && R(dens) == 0 ? R(120) - (all_fire ? 0 : 60) : 0);
                 fprintf(wf, "\n");
             }
             fclose(wf);
@@ -474,17 +485,22 @@ static void test_scalar_vs_dispatch(void) {
         BC_CHECK(pf != NULL);
         if (!pf) { free(text); return; }
         for (int i = 0; i < n1; i++) {
-            for (int j = 0; j < n2; j++) fprintf(pf, " %d", R(3) ? R(100) - 30 : 0);
+            for (int j = 0; j < n2; j++) fprintf(pf, " %d", R(3) ? R(100) - (all_fire ? 0 : 30) : 0);
             fprintf(pf, "\n");
         }
         fclose(pf);
         EMIT("[projection]\nfrom = p0\nto = p1\nweights_file = %s\n", pp);
 #undef EMIT
-        bc_poppins *fast = NULL, *ref = NULL;
-        unsetenv("BC_CPU");
-        BC_CHECK_MSG(bc_poppins_parse_text(text, "v.ini", NULL, &fast) == BC_OK, "%s", bc_last_error());
+        bc_poppins *ref = NULL, *vec[2] = {NULL, NULL};
         setenv("BC_CPU", "scalar", 1);
         BC_CHECK_MSG(bc_poppins_parse_text(text, "v.ini", NULL, &ref) == BC_OK, "%s", bc_last_error());
+        for (int v = 0; v < 2; v++) {
+            setenv("BC_CPU", isa_env[v], 1);
+            BC_CHECK_MSG(bc_poppins_parse_text(text, "v.ini", NULL, &vec[v]) == BC_OK, "%s", bc_last_error());
+            /* the variant asked for is the one that runs, where the CPU has it */
+            bc_cpu want = v == 0 ? BC_CPU_AVX512 : BC_CPU_AVX2;
+            if (vec[v] && cpu >= want) BC_CHECK_MSG(vec[v]->isa == want, "network %d: %s not selected", net, isa_env[v]);
+        }
         unsetenv("BC_CPU");
         free(text);
         for (int pop = 0; pop < 2; pop++) {
@@ -493,27 +509,55 @@ static void test_scalar_vs_dispatch(void) {
             unlink(wp);
         }
         unlink(pp);
-        if (!fast || !ref) { bc_poppins_free(fast); bc_poppins_free(ref); return; }
-        if (big) {
-            BC_CHECK(bc_poppins_set_stimulus(fast, 1, 0, big) == BC_OK && bc_poppins_set_stimulus(ref, 1, 0, big) == BC_OK);
+        if (!ref || !vec[0] || !vec[1]) {
+            bc_poppins_free(ref);
+            bc_poppins_free(vec[0]);
+            bc_poppins_free(vec[1]);
+            return;
         }
-        int n = bc_poppins_neurons(fast), mism = 0;
-        bc_poppins_stats sf = {0}, sr = {0};
-        for (int t = 0; t < 600; t++) {
-            bc_poppins_step(fast, &sf);
-            bc_poppins_step(ref, &sr);
-            mism += memcmp(bc_poppins_potentials(fast), bc_poppins_potentials(ref), (size_t)n * sizeof(int32_t)) != 0 ||
-                    memcmp(bc_poppins_currents(fast), bc_poppins_currents(ref), (size_t)n * sizeof(int32_t)) != 0 ||
-                    memcmp(bc_poppins_spikes(fast), bc_poppins_spikes(ref), (size_t)n) != 0;
-            int32_t nf1, nf2;
-            const int32_t *f1 = bc_poppins_fired(fast, &nf1), *f2 = bc_poppins_fired(ref, &nf2);
-            mism += nf1 != nf2 || memcmp(f1, f2, (size_t)nf1 * sizeof(int32_t)) != 0;
+        BC_CHECK(ref->isa == BC_CPU_SCALAR);
+        for (int v = 0; v < 2; v++) {
+            bc_poppins *fast = vec[v];
+            bc_poppins_reset(ref);
+            if (big) {
+                BC_CHECK(bc_poppins_set_stimulus(fast, 1, 0, big) == BC_OK && bc_poppins_set_stimulus(ref, 1, 0, big) == BC_OK);
+            }
+            int n = bc_poppins_neurons(fast), mism = 0, acc_mism = 0;
+            bc_poppins_stats sf = {0}, sr = {0};
+            int64_t *want = malloc((size_t)n * sizeof *want);
+            if (!want) return;
+            for (int t = 0; t < 600; t++) {
+                /* the currents the step must leave, straight from weights and §5.3: the steps
+                 * share their row lists, so they are also checked against this */
+                int32_t nfp;
+                const int32_t *fp = bc_poppins_fired(ref, &nfp);
+                for (int j = 0; j < n; j++) {
+                    int32_t tau;
+                    bc_poppins_neuron(ref, j, &tau);
+                    want[j] = bc_poppins_currents(ref)[j];
+                    for (int f = 0; f < nfp; f++) want[j] += bc_poppins_weight(ref, fp[f], j);
+                    want[j] = tau ? bc_syn_decay((int32_t)want[j], bc_syn_shift(tau)) : 0;
+                }
+                bc_poppins_step(fast, &sf);
+                bc_poppins_step(ref, &sr);
+                for (int j = 0; j < n && acc_bits == 32; j++) acc_mism += want[j] != bc_poppins_currents(ref)[j];
+                mism += memcmp(bc_poppins_potentials(fast), bc_poppins_potentials(ref), (size_t)n * sizeof(int32_t)) != 0 ||
+                        memcmp(bc_poppins_currents(fast), bc_poppins_currents(ref), (size_t)n * sizeof(int32_t)) != 0 ||
+                        memcmp(bc_poppins_spikes(fast), bc_poppins_spikes(ref), (size_t)n) != 0;
+                int32_t nf1, nf2;
+                const int32_t *f1 = bc_poppins_fired(fast, &nf1), *f2 = bc_poppins_fired(ref, &nf2);
+                mism += nf1 != nf2 || memcmp(f1, f2, (size_t)nf1 * sizeof(int32_t)) != 0;
+                if (all_fire) mism += nf1 != n;
+            }
+            free(want);
+            BC_CHECK_MSG(mism == 0, "network %d (%d + %d), %s: %d steps differ", net, n1, n2, isa_env[v], mism);
+            BC_CHECK_MSG(acc_mism == 0, "network %d: %d currents differ from the weights' sums", net, acc_mism);
+            BC_CHECK(sf.spikes == sr.spikes && sf.sops == sr.sops && sf.acc_saturations == sr.acc_saturations);
+            BC_CHECK(sf.spikes > 0);
+            if (acc_bits == 10) BC_CHECK_MSG(sr.acc_saturations > 0, "network %d: no saturation", net);
         }
-        BC_CHECK_MSG(mism == 0, "network %d (%d + %d): %d steps differ", net, n1, n2, mism);
-        BC_CHECK(sf.spikes == sr.spikes && sf.sops == sr.sops && sf.acc_saturations == sr.acc_saturations);
-        BC_CHECK(sf.spikes > 0);
-        if (acc_bits == 10) BC_CHECK_MSG(sr.acc_saturations > 0, "network %d: no saturation", net);
-        bc_poppins_free(fast);
+        bc_poppins_free(vec[0]);
+        bc_poppins_free(vec[1]);
         bc_poppins_free(ref);
     }
 #undef R
@@ -832,7 +876,7 @@ int main(void) {
     test_patterns();
     test_burst_pair();
     test_random_networks();
-    test_scalar_vs_dispatch();
+    test_scalar_vs_vector();
     test_delay_and_hierarchy();
     test_clone_reset();
     test_bad_files();

@@ -34,16 +34,25 @@ static inline int32_t bc__syn_decay(int32_t i, int32_t shift) {
     return i > 0 ? i - 1 : i < 0 ? i + 1 : 0;
 }
 
-/* The neuron phase of a step for n neurons (src/snn/avx512_iqif.c): returns the number of
- * spikes, listed in fired; *bound = max |acc| afterwards. Only for noise-free processors whose
- * sums provably fit 32 bits. */
-int32_t bc__iqif_update_avx512(int32_t n, int32_t *restrict x, int32_t *restrict acc, uint8_t *restrict spk,
-                               int32_t *restrict fired, int64_t *bound, const int32_t *restrict stim,
-                               const int32_t *restrict shift, const int32_t *restrict rest,
-                               const int32_t *restrict thr, const int32_t *restrict reset,
-                               const int32_t *restrict a, const int32_t *restrict b,
-                               const int32_t *restrict fmin);
-/* acc[j] += w[j] for j < n (wrapping is the caller's concern: it proves there is none). */
-void bc__add_row_avx512(int32_t *restrict acc, const int32_t *restrict w, int32_t n);
+/* The arrays of a processor that its vector step reads and writes: per neuron (n) except w,
+ * the (n, n) weights, w[i*n + j] from neuron i to neuron j. */
+typedef struct {
+    int32_t *x, *acc, *fired;
+    uint8_t *spk;
+    const int32_t *stim, *shift, *rest, *thr, *reset, *a, *b, *fmin, *w;
+} bc__iqif_arrays;
+
+/* One noise-free step of n neurons, fused in one pass over the neurons: acc += the weight
+ * rows at w + rows[r] (r < n_rows: offsets i * n of the dense rows of the neurons that fired
+ * in the last step), then decay, integrate, overflow and delta clear exactly as the scalar loop in
+ * poppins.c (the reference the tests compare with, bit for bit). Writes x, acc, spk and the
+ * new spike list (fired, ascending); *bound = max |acc| afterwards; returns the number of
+ * spikes. Only when every sum provably fits 32 bits (the caller checks a bound). fired and
+ * rows must not overlap. src/snn/avx512_iqif.c (16 neurons per vector, needs AVX-512 F, BW
+ * and VL) and src/snn/avx2_iqif.c (8 per vector). */
+int32_t bc__iqif_vstep_avx512(const bc__iqif_arrays *arrays, int32_t n, const int32_t *restrict rows, int32_t n_rows,
+                              int64_t *bound);
+int32_t bc__iqif_vstep_avx2(const bc__iqif_arrays *arrays, int32_t n, const int32_t *restrict rows, int32_t n_rows,
+                            int64_t *bound);
 
 #endif

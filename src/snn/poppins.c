@@ -4,9 +4,9 @@
 
 #include <string.h>
 
-/* The arrays of the block, in order: 10 parameter arrays, 4 state arrays and 2 row summaries
- * of n int32, w (n*n), row (n+1), col and val (nnz), spk (n bytes). */
-#define BC__N_VEC 16
+/* The arrays of the block, in order: 10 parameter arrays, 6 state and scratch arrays and 3
+ * row summaries of n int32, w (n*n), row (n+1), col and val (nnz), spk (n bytes). */
+#define BC__N_VEC 19
 
 static bool bc__poppins_layout(int32_t n, int64_t nnz, size_t *bytes) {
     size_t nn, vec, s = 0, t;
@@ -23,7 +23,7 @@ static void bc__poppins_point(bc_poppins *p) {
     int32_t *q = p->block;
     int32_t **vec[BC__N_VEC] = {&p->rest, &p->thr, &p->reset, &p->a, &p->b, &p->fmin, &p->noise,
                                 &p->tau, &p->shift, &p->bias, &p->x, &p->acc, &p->stim, &p->fired,
-                                &p->row_nnz, &p->row_maxabs};
+                                &p->dense, &p->sparse, &p->row_nnz, &p->row_maxabs, &p->row_off};
     for (int i = 0; i < BC__N_VEC; i++, q += p->n) *vec[i] = q;
     p->w = q;
     q += (size_t)p->n * (size_t)p->n;
@@ -78,10 +78,14 @@ void bc__poppins_finish(bc_poppins *p) {
     p->acc_hi = bits >= 32 ? INT32_MAX : (int32_t)((1u << (bits - 1)) - 1u);
     p->acc_lo = -p->acc_hi - 1;
     p->noise_key = (bc_rng_key){.seed = 0, .purpose = BC_RNG_POPPINS_NOISE};
-    p->simd = bc_cpu_detect() >= BC_CPU_AVX512;
+    p->isa = bc_cpu_detect();
 #if defined(__x86_64__) && defined(__GNUC__)
-    p->simd = p->simd && __builtin_cpu_supports("avx512vl"); /* the byte stores of the spike flags */
+    if (p->isa == BC_CPU_AVX512 && !__builtin_cpu_supports("avx512vl")) p->isa = BC_CPU_AVX2; /* the byte stores */
 #endif
+    /* A row is added whole from n/16 non-zeros when the vector step adds it (n/16 vector
+     * additions against a read-modify-write per synapse by index), from n/4 otherwise. */
+    p->dense_nnz = p->isa != BC_CPU_SCALAR && !p->any_noise ? (n + 15) / 16 : (n + 3) / 4;
+    for (int32_t i = 0; i < n; i++) p->row_off[i] = p->row_nnz[i] >= p->dense_nnz ? i * n : -1; /* < 8192^2 */
     bc_poppins_reset(p);
 }
 
@@ -146,10 +150,35 @@ bc_status bc_poppins_set_stimulus(bc_poppins *p, int32_t pop, int32_t neuron, in
     return BC_OK;
 }
 
+/* Step 1, first pass over the neurons that fired: their SOPs, in *reach a bound on |acc| after
+ * their rows are added (acc_bound plus each row's largest weight), and their rows listed as
+ * dense (p->dense, offsets into w) or sparse (p->sparse, neuron numbers). Branch-free: both
+ * lists are written, one advances. Returns the number of dense rows. */
+static int32_t bc__rows_split(bc_poppins *p, int64_t *reach, uint64_t *sops, int32_t *n_sparse) {
+    const int32_t nf = p->n_fired;
+    const int32_t *restrict fired = p->fired, *restrict row_off = p->row_off, *restrict row_nnz = p->row_nnz;
+    const int32_t *restrict maxabs = p->row_maxabs;
+    int32_t *restrict dense = p->dense, *restrict sparse = p->sparse;
+    int64_t r = p->acc_bound, so = 0;
+    int32_t nd = 0, ns = 0;
+    for (int32_t f = 0; f < nf; f++) {
+        int32_t i = fired[f], off = row_off[i], d = off >= 0;
+        r += maxabs[i];
+        so += row_nnz[i];
+        dense[nd] = off;
+        sparse[ns] = i;
+        nd += d;
+        ns += 1 - d;
+    }
+    *reach = r;
+    *sops = (uint64_t)so;
+    *n_sparse = ns;
+    return nd;
+}
+
 /* Step 1 with saturation at the accumulator width, one synapse at a time. */
-static uint64_t bc__accumulate_checked(bc_poppins *p, uint64_t *sat) {
+static void bc__accumulate_checked(bc_poppins *p, uint64_t *sat) {
     int32_t *restrict acc = p->acc;
-    uint64_t sops = 0;
     for (int32_t f = 0; f < p->n_fired; f++) {
         int32_t i = p->fired[f];
         for (int32_t k = p->row[i]; k < p->row[i + 1]; k++) {
@@ -159,46 +188,52 @@ static uint64_t bc__accumulate_checked(bc_poppins *p, uint64_t *sat) {
             if (s < p->acc_lo) { s = p->acc_lo; (*sat)++; }
             acc[j] = (int32_t)s;
         }
-        sops += (uint64_t)p->row_nnz[i];
     }
-    return sops;
 }
 
-/* Step 1 when no sum can reach the accumulator's limits: whole rows (dense ones added as
- * vectors the compiler can form, sparse ones by index). Same result as the checked path. */
-static uint64_t bc__accumulate_fast(bc_poppins *p) {
+/* Step 1 when no sum can reach the accumulator's limits (then any order gives the checked
+ * path's result): the ns sparse rows by index, and the nd dense ones as whole rows unless
+ * the vector step adds them. */
+static void bc__accumulate_fast(bc_poppins *p, int32_t nd, int32_t ns, bool dense) {
     const int32_t n = p->n;
     int32_t *restrict acc = p->acc;
-    uint64_t sops = 0;
-    for (int32_t f = 0; f < p->n_fired; f++) {
-        int32_t i = p->fired[f];
-        if (4 * p->row_nnz[i] >= n) {
-            const int32_t *restrict wr = p->w + (size_t)i * (size_t)n;
-            if (p->simd) bc__add_row_avx512(acc, wr, n);
-            else for (int32_t j = 0; j < n; j++) acc[j] += wr[j];
-        } else {
-            for (int32_t k = p->row[i]; k < p->row[i + 1]; k++) acc[p->col[k]] += p->val[k];
-        }
-        sops += (uint64_t)p->row_nnz[i];
+    const int32_t *restrict rows = p->dense, *restrict sparse = p->sparse;
+    const int32_t *restrict row = p->row, *restrict col = p->col, *restrict val = p->val;
+    for (int32_t s = 0; s < ns; s++) {
+        int32_t i = sparse[s];
+        for (int32_t k = row[i], e = row[i + 1]; k < e; k++) acc[col[k]] += val[k];
     }
-    return sops;
+    for (int32_t r = 0; dense && r < nd; r++) {
+        const int32_t *restrict wr = p->w + rows[r];
+        for (int32_t j = 0; j < n; j++) acc[j] += wr[j];
+    }
 }
 
 void bc_poppins_step(bc_poppins *p, bc_poppins_stats *stats) {
     const int32_t n = p->n;
     int32_t *restrict acc = p->acc, *restrict x = p->x, *restrict fired = p->fired;
     uint64_t sops, sat = 0;
-    /* 1. spikes of the previous step reach their targets (one-step delay). |acc| after the
-     * additions is at most acc_bound plus each fired row's largest weight. */
-    int64_t reach = p->acc_bound;
-    for (int32_t f = 0; f < p->n_fired; f++) reach += p->row_maxabs[p->fired[f]];
-    sops = reach <= p->acc_hi ? bc__accumulate_fast(p) : bc__accumulate_checked(p, &sat);
-    /* 2.-4. on 16 neurons per vector when every sum fits 32 bits: |I| + |stimulus| + 255 +
-     * |f / 8| (at most 255 * 255 / 8) */
-    if (p->simd && !p->any_noise && (reach < p->acc_hi ? reach : p->acc_hi) + p->stim_bound < ((int64_t)1 << 30)) {
+    int64_t reach;
+    int32_t ns, nr = bc__rows_split(p, &reach, &sops, &ns);
+    /* 2.-4. on 8 or 16 neurons per vector, fused with the dense rows of step 1, when no neuron
+     * is noisy and every sum fits 32 bits: |I| + |stimulus| + 255 + |f / 8| (at most
+     * 255 * 255 / 8) */
+    bool vec = p->isa != BC_CPU_SCALAR && !p->any_noise &&
+               (reach < p->acc_hi ? reach : p->acc_hi) + p->stim_bound < ((int64_t)1 << 30);
+    /* 1. spikes of the previous step reach their targets (one-step delay) */
+    if (reach <= p->acc_hi) {
+        bc__accumulate_fast(p, nr, ns, !vec);
+    } else {
+        bc__accumulate_checked(p, &sat);
+        nr = 0;
+    }
+    if (vec) {
+        bc__iqif_arrays s = {.x = x, .acc = acc, .fired = fired, .spk = p->spk, .stim = p->stim, .shift = p->shift,
+                             .rest = p->rest, .thr = p->thr, .reset = p->reset, .a = p->a, .b = p->b,
+                             .fmin = p->fmin, .w = p->w};
         int64_t bound;
-        int32_t nf = bc__iqif_update_avx512(n, x, acc, p->spk, fired, &bound, p->stim, p->shift, p->rest, p->thr,
-                                            p->reset, p->a, p->b, p->fmin);
+        int32_t nf = p->isa == BC_CPU_AVX512 ? bc__iqif_vstep_avx512(&s, n, p->dense, nr, &bound)
+                                             : bc__iqif_vstep_avx2(&s, n, p->dense, nr, &bound);
         p->n_fired = nf;
         p->acc_bound = bound;
         p->t++;

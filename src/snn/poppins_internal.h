@@ -24,14 +24,19 @@ struct bc_poppins {
     /* weights: w (n, n), w[i*n + j] from neuron i to neuron j; and the same non-zeros as rows:
      * row (n + 1) offsets into col, val (nnz) */
     int32_t *w, *row, *col, *val;
-    /* per pre-synaptic neuron (n): non-zero weights of its row, and their largest magnitude */
-    int32_t *row_nnz, *row_maxabs;
+    /* per pre-synaptic neuron (n): non-zero weights of its row, their largest magnitude, and
+     * the row's offset i * n into w if step 1 adds it whole (dense_nnz non-zeros or more),
+     * else -1 (added by index) */
+    int32_t *row_nnz, *row_maxabs, *row_off;
     int64_t acc_bound; /* >= max |acc| after the last step: below acc_hi, sums cannot saturate */
     int64_t stim_bound; /* >= max |stim| */
-    bool simd;          /* the AVX-512 neuron phase may run (CPU and BC_CPU allow it) */
+    bc_cpu isa;         /* the vector step's variant (CPU and BC_CPU allow it), or scalar */
+    int32_t dense_nnz;
     /* state (n): membranes, accumulators, stimulus, spikes of the last step; fired (n) lists
-     * the neurons that spiked in the last step, n_fired of them */
-    int32_t *x, *acc, *stim, *fired;
+     * the neurons that spiked in the last step, n_fired of them; scratch of a step (n each):
+     * the fired neurons' rows that step 1 adds whole (dense, offsets into w) and by index
+     * (sparse, neuron numbers) */
+    int32_t *x, *acc, *stim, *fired, *dense, *sparse;
     uint8_t *spk;
 
     void *block;

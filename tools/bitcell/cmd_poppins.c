@@ -87,6 +87,38 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* CPU time of the calling thread: what it ran, not the time other processes took the core */
+static double thread_cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The spikes of a run as one uint32 stream: for each step with spikes, the step number with the
+ * top bit set (steps <= 1e9 < 2^31), then the neurons that fired in it (bc_poppins_fired's
+ * list), so that recording a step is one copy. Grows by doubling. */
+typedef struct {
+    uint32_t *v;
+    int64_t n, cap;
+} spike_rec;
+
+#define SPIKE_REC_STEP 0x80000000u
+
+static bool spike_rec_add(spike_rec *r, int64_t t, const int32_t *fired, int32_t nf) {
+    if (r->n + nf + 1 > r->cap) {
+        int64_t cap = r->cap ? 2 * r->cap : 65536;
+        while (cap < r->n + nf + 1) cap *= 2;
+        uint32_t *v = realloc(r->v, (size_t)cap * sizeof *v);
+        if (!v) return false;
+        r->v = v;
+        r->cap = cap;
+    }
+    r->v[r->n] = (uint32_t)t | SPIKE_REC_STEP;
+    memcpy(r->v + r->n + 1, fired, (size_t)nf * sizeof *fired); /* neurons >= 0: same bits as uint32 */
+    r->n += nf + 1;
+    return true;
+}
+
 /* dir + "/" + name */
 static const char *out_path(char *buf, size_t n, const char *dir, const char *name) {
     snprintf(buf, n, "%s/%s", dir, name);
@@ -222,7 +254,8 @@ static int poppins_run(int argc, char **argv) {
     uint8_t *trace = NULL;
     int64_t *spk_t = NULL;
     int32_t *spk_n = NULL;
-    int64_t n_spk = 0, cap_spk = 0;
+    int64_t n_spk = 0;
+    spike_rec rec = {0};
     text_buf tb = {0};
     cJSON *j = NULL;
     double *tx = NULL, *ty = NULL;
@@ -263,7 +296,7 @@ static int poppins_run(int argc, char **argv) {
     bc_poppins_set_noise(p, seed, 0);
     bc_poppins_stats stats = {0};
     int64_t e = 0;
-    double t0 = now_s();
+    double t0 = now_s(), c0 = thread_cpu_s();
     for (int64_t t = 0; t < steps; t++) {
         for (; e < n_ev && ev[e].step == t; e++) {
             int32_t pop = bc_poppins_pop_count(p) > 1 && ev[e].neuron >= bc_poppins_pop_offset(p, 1) ? 1 : 0;
@@ -277,22 +310,21 @@ static int poppins_run(int argc, char **argv) {
         }
         int32_t nf;
         const int32_t *fired = bc_poppins_fired(p, &nf);
-        for (int32_t f = 0; f < nf; f++) {
-            int32_t i = fired[f];
-            if (n_spk == cap_spk) {
-                int64_t nc = cap_spk ? 2 * cap_spk : 4096;
-                int64_t *a = realloc(spk_t, (size_t)nc * sizeof *a);
-                if (a) spk_t = a;
-                int32_t *b = realloc(spk_n, (size_t)nc * sizeof *b);
-                if (b) spk_n = b;
-                if (!a || !b) { rc = cli_fail(BC_ERR_NOMEM, "spike list"); goto out; }
-                cap_spk = nc;
-            }
-            spk_t[n_spk] = t;
-            spk_n[n_spk++] = i;
-        }
+        if (nf && !spike_rec_add(&rec, t, fired, nf)) { rc = cli_fail(BC_ERR_NOMEM, "spike list"); goto out; }
     }
-    double wall = now_s() - t0;
+    double wall = now_s() - t0, cpu = thread_cpu_s() - c0;
+    /* the record as (step, neuron) pairs for the CSV file and the raster */
+    n_spk = (int64_t)stats.spikes;
+    spk_t = malloc((size_t)(n_spk ? n_spk : 1) * sizeof *spk_t);
+    spk_n = malloc((size_t)(n_spk ? n_spk : 1) * sizeof *spk_n);
+    if (!spk_t || !spk_n) { rc = cli_fail(BC_ERR_NOMEM, "spike list"); goto out; }
+    for (int64_t k = 0, i = 0, t = 0; k < rec.n; k++) {
+        if (rec.v[k] & SPIKE_REC_STEP) { t = rec.v[k] & ~SPIKE_REC_STEP; continue; }
+        spk_t[i] = t;
+        spk_n[i++] = (int32_t)rec.v[k];
+    }
+    free(rec.v);
+    rec.v = NULL;
     double sim_s = (double)steps * chip.step_ms * 1e-3;
     double rtf = wall > 0 ? sim_s / wall : INFINITY;
     char path[4200];
@@ -356,14 +388,15 @@ static int poppins_run(int argc, char **argv) {
     cJSON_AddNumberToObject(j, "energy_pJ", (double)stats.sops * pj);
     cJSON_AddNumberToObject(j, "sim_seconds", sim_s);
     cJSON_AddNumberToObject(j, "wall_seconds", wall);
+    cJSON_AddNumberToObject(j, "cpu_seconds", cpu);
     cJSON_AddNumberToObject(j, "realtime_factor", rtf);
     cJSON_AddNumberToObject(j, "seed", (double)seed);
     cJSON_AddStringToObject(j, "stimulus", stim_path ? stim_path : "");
     if ((st = write_json(j, out_path(path, sizeof path, out, "metrics.json")))) { rc = cli_fail(st, path); goto out; }
     printf("processor=%s neurons=%d steps=%ld spikes=%" PRIu64 " sops=%" PRIu64 " energy_pJ=%.1f pj_per_sop=%g "
-           "acc_saturations=%" PRIu64 " wall_s=%.4f realtime_factor=%.0f seed=%" PRIu64 " out=%s\n",
-           cfg, (int)n, steps, stats.spikes, stats.sops, (double)stats.sops * pj, pj, stats.acc_saturations, wall, rtf,
-           seed, out);
+           "acc_saturations=%" PRIu64 " wall_s=%.4f cpu_s=%.4f realtime_factor=%.0f seed=%" PRIu64 " out=%s\n",
+           cfg, (int)n, steps, stats.spikes, stats.sops, (double)stats.sops * pj, pj, stats.acc_saturations, wall, cpu,
+           rtf, seed, out);
 out:
     cJSON_Delete(j);
     free(tx);
@@ -372,6 +405,7 @@ out:
     free(trace);
     free(spk_t);
     free(spk_n);
+    free(rec.v);
     free(ev);
     bc_poppins_free(p);
     return rc;
