@@ -62,6 +62,44 @@ else
     bad "sweep: $(cat "$T/sw.err")"
 fi
 
+# Variation-aware training: the binary layer trains on SA chips; the run records how.
+if "$BC" train "$T/net.cfg" --data synthetic --epochs 1 --hw "$SRC/hw/sram65-128.ini" --set rows_on=16 \
+        --variation-aware --redraw-every 2 --out "$T/hil" --quiet --threads 2 > "$T/hil.out" 2> "$T/hil.err"; then
+    grep -q '"variation_aware":.*"hardware-in-the-loop"' "$T/hil/metrics.json" && ok || bad "hil metrics.json"
+    grep -q '"redraw_every":.*2' "$T/hil/metrics.json" && ok || bad "hil metrics.json lacks redraw_every"
+else
+    bad "train --variation-aware: $(cat "$T/hil.err")"
+fi
+# Calibration reads training images only: a data directory without the test split serves
+# calibrate, while mc (which tests) names the missing test file. Tiny 8x8 IDX files.
+mkdir -p "$T/fm"
+{ printf '\x00\x00\x08\x03\x00\x00\x00\x64\x00\x00\x00\x08\x00\x00\x00\x08'
+  LC_ALL=C awk 'BEGIN { for (i = 0; i < 6400; i++) printf "%c", (i * 37 + int(i / 64) * 11) % 251 }'; } > "$T/fm/train-images-idx3-ubyte"
+{ printf '\x00\x00\x08\x01\x00\x00\x00\x64'
+  LC_ALL=C awk 'BEGIN { for (i = 0; i < 100; i++) printf "%c", i % 10 }'; } > "$T/fm/train-labels-idx1-ubyte"
+CAL=(--hw "$SRC/hw/sram65-128.ini" --set rows_on=16 --chips 3)
+if "$BC" calibrate "$CK" "${CAL[@]}" --calibrate 60 --data fashion-mnist --data-dir "$T/fm" --quiet \
+        --out "$T/cal.safetensors" > "$T/cal.out" 2> "$T/cal.err"; then
+    grep -q "calibrated chips=3" "$T/cal.out" && [ -s "$T/cal.safetensors" ] && ok || bad "calibrate output"
+    # Applying the saved calibrations equals calibrating in the run (same images, same chips).
+    "$BC" mc "$CK" "${CAL[@]}" --calibration "$T/cal.safetensors" --quiet --out "$T/mcc1" > /dev/null 2> "$T/mcc1.err" || bad "mc --calibration: $(cat "$T/mcc1.err")"
+    "$BC" mc "$CK" "${CAL[@]}" --calibrate 60 --quiet --out "$T/mcc2" > /dev/null 2> "$T/mcc2.err" || bad "mc --calibrate: $(cat "$T/mcc2.err")"
+    [ -s "$T/mcc1/chips.csv" ] && [ -s "$T/mcc2/calibration.safetensors" ] && ok || bad "calibrated mc artefacts"
+    # (mcc2 calibrates on synthetic training images, cal.safetensors on the IDX ones.)
+    "$BC" mc "$CK" "${CAL[@]}" --quiet --out "$T/mcc0" > /dev/null 2>&1
+    ! cmp -s "$T/mcc0/chips.csv" "$T/mcc1/chips.csv" && ok || bad "calibration changed no chip's result"
+else
+    bad "calibrate: $(cat "$T/cal.err")"
+fi
+expect 1 "t10k-images-idx3-ubyte" -- "$BC" mc "$CK" "${CAL[@]}" --calibrate 60 --data fashion-mnist --data-dir "$T/fm"
+expect 2 "cal.safetensors: was made for other hardware" -- "$BC" mc "$CK" --hw "$SRC/hw/sram65-128.ini" --chips 3 --calibration "$T/cal.safetensors"
+expect 1 "junk.cal: " -- "$BC" mc "$CK" "${CAL[@]}" --calibration "$(printf 'x' > "$T/junk.cal"; echo "$T/junk.cal")"
+expect 2 "--calibrate N" -- "$BC" calibrate "$CK" "${CAL[@]}"
+expect 2 "exclude each other" -- "$BC" mc "$CK" "${CAL[@]}" --calibrate 5 --calibration "$T/cal.safetensors"
+expect 2 "--hw needs --variation-aware" -- "$BC" train "$T/net.cfg" --data synthetic --hw "$SRC/hw/sram65-128.ini"
+expect 2 "need --hw FILE" -- "$BC" train "$T/net.cfg" --data synthetic --variation-aware
+expect 2 "--redraw-every" -- "$BC" train "$T/net.cfg" --data synthetic --hw "$SRC/hw/sram65-128.ini" --variation-aware --redraw-every 0
+
 # Bad input.
 printf '[macro]\nrows = 64\nrows_on = 65\n' > "$T/bad.ini"
 expect 1 "bad.ini:3: rows_on = 65 is more than the array's rows = 64" -- "$BC" mc "$CK" --hw "$T/bad.ini" --chips 1

@@ -68,6 +68,7 @@ bool bc_cim_chip_calibrated(const bc_cim_chip *c) { return c && c->calibrated; }
  * must match when the file is applied. */
 
 struct bc_cim_calibration {
+    char origin[512]; /* the file it was loaded from, for messages */
     char *network, *hw;
     uint64_t seed;
     int64_t n_buffers;
@@ -84,6 +85,7 @@ static bc_status bc__cal_alloc(bc_cim_calibration **out, const char *network, co
     c->hw = strdup(hw);
     c->seed = seed;
     c->n_buffers = n_buffers;
+    snprintf(c->origin, sizeof c->origin, "calibration");
     if (!c->network || !c->hw) {
         bc_cim_calibration_free(c);
         return bc__fail(BC_ERR_NOMEM, "calibration");
@@ -152,12 +154,12 @@ bc_status bc_cim_calibration_apply(const bc_cim_calibration *c, bc_cim_chip *chi
     bool same_hw = !strcmp(hw, c->hw);
     free(hw);
     if (strcmp(bc_netspec_text(chip->model->spec), c->network) || chip->model->n_buffers != c->n_buffers)
-        return bc__fail(BC_ERR_PARAM, "the calibration was made for another network");
-    if (!same_hw) return bc__fail(BC_ERR_PARAM, "the calibration was made for other hardware settings");
+        return bc__fail(BC_ERR_PARAM, "%s: was made for another network", c->origin);
+    if (!same_hw) return bc__fail(BC_ERR_PARAM, "%s: was made for other hardware settings (see its metadata 'hw')", c->origin);
     if (chip->seed != c->seed)
-        return bc__fail(BC_ERR_PARAM, "the calibration was made for chips of seed %" PRIu64 ", not %" PRIu64, c->seed, chip->seed);
+        return bc__fail(BC_ERR_PARAM, "%s: was made for chips of seed %" PRIu64 ", not %" PRIu64, c->origin, c->seed, chip->seed);
     int32_t i = bc__cal_find(c, chip->index);
-    if (i < 0) return bc__fail(BC_ERR_PARAM, "the calibration has no chip %u", chip->index);
+    if (i < 0) return bc__fail(BC_ERR_PARAM, "%s: has no chip %u", c->origin, chip->index);
     memcpy(chip->buffers, c->data + (size_t)i * (size_t)c->n_buffers, (size_t)c->n_buffers * sizeof(float));
     chip->calibrated = true;
     return BC_OK;
@@ -223,6 +225,7 @@ bc_status bc_cim_calibration_load(const char *path, bc_cim_calibration **out) {
         st = bc__cal_put(c, idx, data);
     }
     if (!st && !c) st = bc__fail(BC_ERR_FORMAT, "%s: holds no calibrated chip", path);
+    if (!st) snprintf(c->origin, sizeof c->origin, "%s", path);
     bc_st_close(f);
     if (st) {
         bc_cim_calibration_free(c);

@@ -331,7 +331,7 @@ int cmd_mc(int argc, char **argv) {
         st = bc_cim_calibration_save(record, path);
     }
     bc_cim_calibration_free(record);
-    if (st) { rc = cli_fail(st, o.ckpt); goto out; }
+    if (st) { rc = cli_fail(st, NULL); goto out; }
     bc_cim_summary s = bc_cim_summarize(acc, (int32_t)o.chips);
     double evals = (double)o.chips * (double)bc_dataset_count(r.te) / secs;
     printf("chips=%ld mean=%.4f std=%.4f min=%.4f p5=%.4f median=%.4f max=%.4f\n", o.chips, s.mean, s.std, s.min, s.p5,
