@@ -16,8 +16,12 @@ echo
 echo "== on 50 simulated chips: 128x128 arrays, sigma(Vth) 40 mV, 1-bit sense amplifiers"
 ./build/bitcell mc "$out/model.safetensors" --hw hw/sram65-128.ini --chips 50 --limit 1000 --out "$out/mc-sa"
 echo
+echo "== the same SA chips, each calibrated first: batch norms re-estimated on 500 training images"
+./build/bitcell mc "$out/model.safetensors" --hw hw/sram65-128.ini --chips 50 --limit 1000 --calibrate 500 --out "$out/mc-sa-cal"
+echo
 echo "== the same chips read by 8-bit ADCs"
 ./build/bitcell mc "$out/model.safetensors" --hw hw/sram65-128.ini --set kind=adc --chips 50 --limit 1000 --out "$out/mc-adc"
 echo
 echo "run directory $out: model.safetensors, metrics.json, log.csv, accuracy.svg, loss.svg, config.cfg;"
-echo "Monte-Carlo results in $out/mc-sa and $out/mc-adc: chips.csv, metrics.json, histogram.svg, hw.ini"
+echo "Monte-Carlo results in $out/mc-sa, mc-sa-cal (with calibration.safetensors) and mc-adc:"
+echo "chips.csv, metrics.json, histogram.svg, hw.ini"
