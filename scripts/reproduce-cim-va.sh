@@ -26,13 +26,7 @@ while [ $# -gt 0 ]; do
         *) echo "reproduce-cim-va: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
-B="${BITCELL:-}"
-if [ -z "$B" ]; then
-    bash scripts/install-deps.sh > /dev/null
-    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
-    cmake --build build -j"$(nproc)" > /dev/null
-    B=build/bitcell
-fi
+source scripts/lib_bitcell.sh
 case "$which" in
     mlp) cfg=models/mlp-bnn.cfg data=fashion-mnist ;;
     vgg) cfg=models/vgg-small-bnn.cfg data=fashion-mnist ;;

@@ -18,13 +18,7 @@ while [ $# -gt 0 ]; do
         *) echo "reproduce-cim: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
-B="${BITCELL:-}"
-if [ -z "$B" ]; then
-    bash scripts/install-deps.sh > /dev/null
-    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
-    cmake --build build -j"$(nproc)" > /dev/null
-    B=build/bitcell
-fi
+source scripts/lib_bitcell.sh
 out=runs/reproduce-cim
 
 # sweep CKPT OUTDIR [bitcell sweep options]
