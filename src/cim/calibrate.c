@@ -20,32 +20,21 @@ bc_status bc_cim_calibrate(bc_model *m, bc_cim_chip *chip, const bc_dataset *ima
     bc_shape s = bc_dataset_shape(images), ms = bc_model_input(m);
     if (s.c != ms.c || s.h != ms.h || s.w != ms.w)
         return bc__fail(BC_ERR_SHAPE, "calibration images are %dx%dx%d but the model expects %dx%dx%d", s.c, s.h, s.w, ms.c, ms.h, ms.w);
-    float *x = bc__alloc((size_t)(batch * m->n_in) * sizeof(float));
-    int32_t *y = bc__alloc((size_t)batch * sizeof(int32_t));
-    int64_t *idx = bc__alloc((size_t)batch * sizeof(int64_t));
+    /* Room for batch + 1: a last batch of one image cannot be batch-normalised and joins the
+     * one before. */
+    float *x = bc__alloc((size_t)((batch + 1) * m->n_in) * sizeof(float));
+    int32_t *y = bc__alloc((size_t)(batch + 1) * sizeof(int32_t));
+    int64_t *idx = bc__alloc((size_t)(batch + 1) * sizeof(int64_t));
     bc_status st = x && y && idx ? BC_OK : bc__fail(BC_ERR_NOMEM, "calibration batch");
     bc_cim_chip *before = m->chip;
     memcpy(chip->buffers, m->buffers, (size_t)m->n_buffers * sizeof(float));
     chip->calibrated = true; /* forwards now update the chip's copy */
     m->chip = chip;
     int64_t k = 0;
-    /* A last batch of one image cannot be batch-normalised: it joins the one before. */
     for (int64_t b0 = 0; !st && b0 < n; k++) {
         int64_t nb = n - b0 < batch ? n - b0 : batch;
         if (n - (b0 + nb) == 1) nb++;
         for (int64_t i = 0; i < nb; i++) idx[i] = b0 + i;
-        if (nb > batch) { /* the joined batch: grow the buffers once */
-            float *x2 = realloc(x, (size_t)(nb * m->n_in) * sizeof(float));
-            if (!x2) { st = bc__fail(BC_ERR_NOMEM, "calibration batch"); break; }
-            x = x2;
-            int32_t *y2 = realloc(y, (size_t)nb * sizeof(int32_t));
-            if (!y2) { st = bc__fail(BC_ERR_NOMEM, "calibration batch"); break; }
-            y = y2;
-            int64_t *i2 = realloc(idx, (size_t)nb * sizeof(int64_t));
-            if (!i2) { st = bc__fail(BC_ERR_NOMEM, "calibration batch"); break; }
-            idx = i2;
-            for (int64_t i = 0; i < nb; i++) idx[i] = b0 + i;
-        }
         bc_dataset_batch(images, idx, nb, norm, x, y);
         if ((st = bc__model_reserve(m, nb, BC__MODE_TRAIN))) break;
         m->calib_momentum = 1.0f / (float)(k + 1);
