@@ -1,5 +1,7 @@
 /* The bf16 GEMM of training's binary layers: rounding to bf16 (ties to even, NaN, overflow);
- * the AVX-512 packers against the scalar ones bit for bit; every kernel this machine runs
+ * the SIMD packers against the scalar ones bit for bit (and subnormals flushed); the im2col
+ * packers against bc__im2col + the scalar packer, and the im2col driver against the
+ * reference on the im2col matrix; every kernel this machine runs
  * (scalar, avx512bf16, amx) through the driver against the double-sum reference on shapes
  * that are not multiples of the tiles or blocks, all four transpose cases, alpha and beta,
  * a pre-packed B, non-minimal leading dimensions with sentinels past n; exact integers on
@@ -7,6 +9,7 @@
 #include "nn/model.h"
 #include "bc_test.h"
 #include "kernels/bgemm.h"
+#include "kernels/im2col.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -82,6 +85,62 @@ static void test_pack(const bc__bf16_kernels *kern) {
         }
 }
 
+/* SIMD packers flush subnormal inputs (the scalar ones keep them). */
+static void test_subnormal(const bc__bf16_kernels *kern) {
+    float a[32] = {0};
+    a[0] = f32_of_bits(0x00400000u); /* subnormal, bf16 0x0040 when kept */
+    a[1] = 1.0f;
+    uint16_t p[512];
+    kern->pack_a(p, false, a, 32, 1, 2);
+    BC_CHECK(p[1] == 0x3f80);
+    BC_CHECK(p[0] == (kern == &bc__bf16_kernels_scalar ? 0x0040 : 0));
+}
+
+/* B = im2col(x) packed straight from x, against bc__im2col then the scalar packer. */
+static void test_pack_im2col(const bc__bf16_kernels *kern) {
+    typedef struct { int32_t h, w, c, k, stride, pad; } geo;
+    static const geo geos[] = {{5, 6, 16, 3, 1, 1}, {7, 5, 32, 3, 2, 0}, {4, 4, 48, 1, 1, 0},
+                               {6, 7, 16, 5, 2, 2}, {5, 5, 3, 3, 1, 1}, {4, 6, 5, 2, 1, 0}};
+    const bool simd = kern != &bc__bf16_kernels_scalar;
+    for (size_t i = 0; i < sizeof geos / sizeof geos[0]; i++) {
+        bc__conv_geom g = {.h = geos[i].h, .w = geos[i].w, .c = geos[i].c, .k = geos[i].k, .stride = geos[i].stride,
+                           .pad = geos[i].pad};
+        if (simd && g.c % 16) continue;
+        g.oh = (g.h + 2 * g.pad - g.k) / g.stride + 1;
+        g.ow = (g.w + 2 * g.pad - g.k) / g.stride + 1;
+        const int64_t ns = 20, rows = ns * g.oh * g.ow, K = (int64_t)g.k * g.k * g.c; /* rows > KC for some */
+        float *x = rand_f(ns * g.h * g.w * g.c, (uint32_t)(40 + i)), *col = malloc((size_t)(rows * K) * sizeof *col);
+        bc__im2col(col, x, ns, &g);
+        /* a block of rows from the middle (across samples, not a multiple of 32) and of columns */
+        const int64_t r0 = 7, kr = rows - 9 < BC__BGEMM_KC ? rows - 9 : BC__BGEMM_KC, j0 = K > 32 ? 16 : 0;
+        const int64_t nn = K - j0 > 32 ? 32 : K - j0, sz = bc__bgemm_packed(nn, kr);
+        uint16_t *want = malloc((size_t)sz * 2), *got = malloc((size_t)sz * 2);
+        bc__bgemm_pack_b_ref(want, false, col + r0 * K + j0, K, kr, nn);
+        memset(got, 0xa5, (size_t)sz * 2);
+        kern->pack_b_im2col(got, x, &g, r0, kr, j0, nn);
+        BC_CHECK_MSG(!memcmp(want, got, (size_t)sz * 2), "%s pack_b_im2col geometry %zu", kern->name, i);
+        /* The driver over all rows (several k blocks when rows > KC) against the reference. */
+        const int64_t m = 21;
+        float *a = rand_f(rows * m, (uint32_t)(50 + i)), *c1 = calloc((size_t)(m * K), sizeof *c1);
+        float *c2 = calloc((size_t)(m * K), sizeof *c2);
+        void *work = bc__alloc(BC__BGEMM_WORK_BYTES);
+        for (int64_t t = 0; t < rows * K; t++) col[t] = col[t] >= 0.0f ? 1.0f : -1.0f; /* exact ±1 */
+        for (int64_t t = 0; t < ns * g.h * g.w * g.c; t++) x[t] = x[t] >= 0.0f ? 1.0f : -1.0f;
+        bc__im2col(col, x, ns, &g); /* zero padding again */
+        bc__bgemm_ref(true, false, m, K, rows, 1.0f, a, m, col, K, 0.0f, c1, K);
+        bc__bgemm_im2col(kern, true, m, K, rows, 1.0f, a, m, x, &g, 0.0f, c2, K, work);
+        int64_t bad = 0;
+        for (int64_t t = 0; t < m * K; t++) {
+            double s = 0;
+            const int64_t ii = t / K, jj = t % K;
+            for (int64_t r = 0; r < rows; r++) s += fabs((double)bc__bf16_to_f32(bc__bf16_of(a[r * m + ii])) * col[r * K + jj]);
+            bad += fabs((double)c1[t] - c2[t]) > s * (double)(rows + 2) * 0x1p-24 + 1e-30;
+        }
+        BC_CHECK_MSG(bad == 0, "%s bc__bgemm_im2col geometry %zu: %lld wrong", kern->name, i, (long long)bad);
+        free(x), free(col), free(want), free(got), free(a), free(c1), free(c2), free(work);
+    }
+}
+
 typedef struct {
     int64_t m, n, k;
 } shape;
@@ -150,6 +209,8 @@ static const shape k_shapes[] = {
 
 static void test_kernel(const bc__bf16_kernels *kern, void *work) {
     test_pack(kern);
+    test_subnormal(kern);
+    test_pack_im2col(kern);
     for (size_t s = 0; s < sizeof k_shapes / sizeof k_shapes[0]; s++)
         for (int tr = 0; tr < 4; tr++) {
             const bool ta = tr & 1, tb = tr & 2;

@@ -102,6 +102,7 @@ static void bc__bgemm_kernel_amx(float *restrict c, int64_t ldc, const uint16_t 
     _tile_release();
 }
 
-const bc__bf16_kernels bc__bf16_kernels_amx = {.name = "amx", .pack_a = bc__bgemm_pack_a_avx512,
-                                               .pack_b = bc__bgemm_pack_b_avx512, .kernel = bc__bgemm_kernel_amx};
+const bc__bf16_kernels bc__bf16_kernels_amx = {
+    .name = "amx", .pack_a = bc__bgemm_pack_a_avx512bf16, .pack_b = bc__bgemm_pack_b_avx512bf16,
+    .pack_b_im2col = bc__bgemm_pack_b_im2col_avx512bf16, .kernel = bc__bgemm_kernel_amx};
 #endif

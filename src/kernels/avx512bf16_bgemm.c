@@ -68,6 +68,7 @@ static void bc__bgemm_kernel_avx512bf16(float *restrict c, int64_t ldc, const ui
 }
 
 const bc__bf16_kernels bc__bf16_kernels_avx512bf16 = {
-    .name = "avx512bf16", .pack_a = bc__bgemm_pack_a_avx512, .pack_b = bc__bgemm_pack_b_avx512,
+    .name = "avx512bf16", .pack_a = bc__bgemm_pack_a_avx512bf16, .pack_b = bc__bgemm_pack_b_avx512bf16,
+    .pack_b_im2col = bc__bgemm_pack_b_im2col_avx512bf16,
     .kernel = bc__bgemm_kernel_avx512bf16};
 #endif

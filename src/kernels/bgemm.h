@@ -7,8 +7,9 @@
  * a quiet NaN; values past the largest bf16 become infinities. A product of two bf16 is
  * exact in fp32 and the sums are fp32. ±1 (and any integer up to 256 in magnitude) is exact
  * in bf16, so a GEMM of ±1 by ±1 gives the exact integers while |sums| < 2^24. The SIMD
- * kernels treat bf16 subnormals as zero (the instructions do); the scalar one does not.
- * Results of different kernels differ by the order of the fp32 additions only.
+ * packers and kernels treat subnormals as zero (the instructions do); the scalar ones do
+ * not. Otherwise the packers agree bit for bit, and the kernels' results differ by the order
+ * of the fp32 additions only.
  *
  * Packed layout. op(A) is cut into panels of 16 rows and op(B) into panels of 16 columns;
  * k is padded with zeros to a multiple of 32, and so are rows (columns) past m (n). A panel
@@ -24,6 +25,7 @@
 #ifndef BC_KERNELS_BGEMM_H
 #define BC_KERNELS_BGEMM_H
 #include "bitcell.h"
+#include "kernels/im2col.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -64,6 +66,11 @@ typedef struct {
     void (*pack_a)(uint16_t *restrict ap, bool ta, const float *restrict a, int64_t lda, int64_t m, int64_t k);
     /* Packs op(B) (k, n) (tb: B(t, j) = b[j*ldb + t], else b[t*ldb + j]) into bp. */
     void (*pack_b)(uint16_t *restrict bp, bool tb, const float *restrict b, int64_t ldb, int64_t k, int64_t n);
+    /* Packs rows [r0, r0 + k) and columns [j0, j0 + n) of the im2col of x (bc__im2col: row =
+     * output pixel, column = (ky, kx, c)) as a B, without the float im2col; k <= BC__BGEMM_KC.
+     * The SIMD versions need g->c, j0 and n to be multiples of 16. */
+    void (*pack_b_im2col)(uint16_t *restrict bp, const float *restrict x, const bc__conv_geom *g, int64_t r0,
+                          int64_t k, int64_t j0, int64_t n);
     /* C(m, n) = alpha * A * B + beta * C on packed panels: ap's panels are as (m, 32*kt), each
      * ap_stride elements apart; bp's as (32*kt, n), bp_stride apart. beta == 0 does not read
      * C. Columns past n and rows past m of C are not touched. */
@@ -91,6 +98,12 @@ void bc__bgemm_serial(const bc__bf16_kernels *kt, bool ta, bool tb, int64_t m, i
 void bc__bgemm(const bc__bf16_kernels *kt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
                const float *a, int64_t lda, const float *b, int64_t ldb, const uint16_t *bp, float beta,
                float *c, int64_t ldc, void *work);
+/* C = alpha * op(A) * im2col(x) + beta * C on the calling thread: B (k, n) is rows [0, k) of
+ * the im2col of x (k output pixels, n = g->k^2 * g->c), packed block by block straight from
+ * x. With the SIMD tables g->c must be a multiple of 16. */
+void bc__bgemm_im2col(const bc__bf16_kernels *kt, bool ta, int64_t m, int64_t n, int64_t k, float alpha,
+                      const float *a, int64_t lda, const float *x, const bc__conv_geom *g, float beta, float *c,
+                      int64_t ldc, void *work);
 /* Packs all of op(B) for bc__bgemm_serial's bp (bc__bgemm_packed(n, k) elements). */
 void bc__bgemm_pack_b_whole(const bc__bf16_kernels *kt, uint16_t *restrict bp, bool tb, const float *restrict b,
                             int64_t ldb, int64_t k, int64_t n);
@@ -103,14 +116,20 @@ void bc__bgemm_ref(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alph
 /* Scalar packers and kernel (the scalar table's entries). */
 void bc__bgemm_pack_a_ref(uint16_t *restrict ap, bool ta, const float *restrict a, int64_t lda, int64_t m, int64_t k);
 void bc__bgemm_pack_b_ref(uint16_t *restrict bp, bool tb, const float *restrict b, int64_t ldb, int64_t k, int64_t n);
+void bc__bgemm_pack_b_im2col_ref(uint16_t *restrict bp, const float *restrict x, const bc__conv_geom *g, int64_t r0,
+                                 int64_t k, int64_t j0, int64_t n);
 void bc__bgemm_kernel_ref(float *restrict c, int64_t ldc, const uint16_t *restrict ap, int64_t ap_stride,
                           const uint16_t *restrict bp, int64_t bp_stride, int64_t m, int64_t n, int64_t kt,
                           float alpha, float beta);
 
 #if defined(__x86_64__)
-/* avx512_bgemm.c: packers with AVX-512F/BW (the same bits as the scalar ones). */
-void bc__bgemm_pack_a_avx512(uint16_t *restrict ap, bool ta, const float *restrict a, int64_t lda, int64_t m, int64_t k);
-void bc__bgemm_pack_b_avx512(uint16_t *restrict bp, bool tb, const float *restrict b, int64_t ldb, int64_t k, int64_t n);
+/* avx512bf16_pack.c: packers with vcvtne2ps2bf16 (shared by the AVX512-BF16 and AMX tables). */
+void bc__bgemm_pack_a_avx512bf16(uint16_t *restrict ap, bool ta, const float *restrict a, int64_t lda, int64_t m,
+                                 int64_t k);
+void bc__bgemm_pack_b_avx512bf16(uint16_t *restrict bp, bool tb, const float *restrict b, int64_t ldb, int64_t k,
+                                 int64_t n);
+void bc__bgemm_pack_b_im2col_avx512bf16(uint16_t *restrict bp, const float *restrict x, const bc__conv_geom *g,
+                                        int64_t r0, int64_t k, int64_t j0, int64_t n);
 extern const bc__bf16_kernels bc__bf16_kernels_avx512bf16; /* avx512bf16_bgemm.c */
 extern const bc__bf16_kernels bc__bf16_kernels_amx;        /* amx_bgemm.c */
 #endif

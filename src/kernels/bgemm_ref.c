@@ -41,6 +41,24 @@ void bc__bgemm_pack_b_ref(uint16_t *restrict bp, bool tb, const float *restrict 
         }
 }
 
+void bc__bgemm_pack_b_im2col_ref(uint16_t *restrict bp, const float *restrict x, const bc__conv_geom *g, int64_t r0,
+                                 int64_t k, int64_t j0, int64_t n) {
+    const int64_t kp = bc__bgemm_pad32(k), np = bc__bgemm_pad16(n), c = g->c, p = (int64_t)g->oh * g->ow;
+    for (int64_t t = 0; t < kp; t++)
+        for (int64_t j = 0; j < np; j++) {
+            float v = 0.0f;
+            if (t < k && j < n) {
+                const int64_t r = r0 + t, s = r / p, col = j0 + j, tap = col / c;
+                const int32_t oy = (int32_t)(r % p / g->ow), ox = (int32_t)(r % p % g->ow);
+                const int32_t iy = oy * g->stride - g->pad + (int32_t)(tap / g->k);
+                const int32_t ix = ox * g->stride - g->pad + (int32_t)(tap % g->k);
+                if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w)
+                    v = x[((s * g->h + iy) * g->w + ix) * c + col % c];
+            }
+            bp[bc__pb_at(kp, t, j)] = bc__bf16_of(v);
+        }
+}
+
 /* Pair by pair in fp32, the order the instructions' pseudocode gives (k 2p, then 2p+1). */
 void bc__bgemm_kernel_ref(float *restrict c, int64_t ldc, const uint16_t *restrict ap, int64_t ap_stride,
                           const uint16_t *restrict bp, int64_t bp_stride, int64_t m, int64_t n, int64_t kt,
@@ -61,14 +79,28 @@ void bc__bgemm_kernel_ref(float *restrict c, int64_t ldc, const uint16_t *restri
         }
 }
 
-const bc__bf16_kernels bc__bf16_kernels_scalar = {
-    .name = "scalar", .pack_a = bc__bgemm_pack_a_ref, .pack_b = bc__bgemm_pack_b_ref, .kernel = bc__bgemm_kernel_ref};
+const bc__bf16_kernels bc__bf16_kernels_scalar = {.name = "scalar", .pack_a = bc__bgemm_pack_a_ref,
+                                                  .pack_b = bc__bgemm_pack_b_ref,
+                                                  .pack_b_im2col = bc__bgemm_pack_b_im2col_ref,
+                                                  .kernel = bc__bgemm_kernel_ref};
 
 static inline int64_t bc__min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-void bc__bgemm_serial(const bc__bf16_kernels *kt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
-                      const float *a, int64_t lda, const float *b, int64_t ldb, const uint16_t *bp, float beta,
-                      float *c, int64_t ldc, void *work) {
+/* Where the driver's B blocks come from: a float matrix (b, ldb, tb), a whole packed B (bp),
+ * or the im2col of an image (x, g). */
+typedef struct {
+    bool tb;
+    const float *b;
+    int64_t ldb;
+    const uint16_t *bp;
+    const float *x;
+    const bc__conv_geom *g;
+} bc__bsrc;
+
+/* The blocked loops every variant shares: A blocks of MC x KC, B blocks of KC x NC. */
+static void bc__bgemm_core(const bc__bf16_kernels *kt, bool ta, int64_t m, int64_t n, int64_t k, float alpha,
+                           const float *a, int64_t lda, const bc__bsrc *bs, float beta, float *c, int64_t ldc,
+                           void *work) {
     BC_ASSERT(m >= 0 && n >= 0 && k >= 0);
     if (m == 0 || n == 0) return;
     if (k == 0) {
@@ -87,17 +119,34 @@ void bc__bgemm_serial(const bc__bf16_kernels *kt, bool ta, bool tb, int64_t m, i
             for (int64_t j0 = 0; j0 < n; j0 += BC__BGEMM_NC) {
                 const int64_t nc = bc__min64(BC__BGEMM_NC, n - j0);
                 const uint16_t *bb = wb;
-                int64_t bs = kp * 16;
-                if (bp) {
-                    bb = bp + j0 / 16 * kpw * 16 + k0 * 16;
-                    bs = kpw * 16;
+                int64_t bstride = kp * 16;
+                if (bs->bp) {
+                    bb = bs->bp + j0 / 16 * kpw * 16 + k0 * 16;
+                    bstride = kpw * 16;
+                } else if (bs->x) {
+                    kt->pack_b_im2col(wb, bs->x, bs->g, k0, kc, j0, nc);
                 } else {
-                    kt->pack_b(wb, tb, tb ? b + j0 * ldb + k0 : b + k0 * ldb + j0, ldb, kc, nc);
+                    kt->pack_b(wb, bs->tb, bs->tb ? bs->b + j0 * bs->ldb + k0 : bs->b + k0 * bs->ldb + j0, bs->ldb, kc, nc);
                 }
-                kt->kernel(c + i0 * ldc + j0, ldc, wa, kp * 16, bb, bs, mc, nc, kp / 32, alpha, bet);
+                kt->kernel(c + i0 * ldc + j0, ldc, wa, kp * 16, bb, bstride, mc, nc, kp / 32, alpha, bet);
             }
         }
     }
+}
+
+void bc__bgemm_serial(const bc__bf16_kernels *kt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                      const float *a, int64_t lda, const float *b, int64_t ldb, const uint16_t *bp, float beta,
+                      float *c, int64_t ldc, void *work) {
+    const bc__bsrc bs = {.tb = tb, .b = b, .ldb = ldb, .bp = bp};
+    bc__bgemm_core(kt, ta, m, n, k, alpha, a, lda, &bs, beta, c, ldc, work);
+}
+
+void bc__bgemm_im2col(const bc__bf16_kernels *kt, bool ta, int64_t m, int64_t n, int64_t k, float alpha,
+                      const float *a, int64_t lda, const float *x, const bc__conv_geom *g, float beta, float *c,
+                      int64_t ldc, void *work) {
+    BC_ASSERT(n == (int64_t)g->k * g->k * g->c);
+    const bc__bsrc bs = {.x = x, .g = g};
+    bc__bgemm_core(kt, ta, m, n, k, alpha, a, lda, &bs, beta, c, ldc, work);
 }
 
 #define BC__BGEMM_BLOCK 256            /* rows or columns per task (a multiple of 16) */

@@ -309,9 +309,13 @@ void bc__conv_backward(bc__layer *l, const float *x, const float *dy, float *dx,
                 const int64_t rows = ns * p;
                 const float *dyc = dy + s0 * p * out;
                 const float beta = ch == gi * chunks / groups ? 0.0f : 1.0f;
-                bc__im2col(col, x + s0 * l->in, ns, &g);
-                if (bk) bc__bgemm_serial(bk, true, false, out, K, rows, 1.0f, dyc, out, col, K, NULL, beta, slot, K, bw);
-                else bc__sgemm_serial(true, false, out, K, rows, 1.0f, dyc, out, col, K, beta, slot, K);
+                if (bk && g.c % 16 == 0) { /* the bf16 B straight from x: no float im2col */
+                    bc__bgemm_im2col(bk, true, out, K, rows, 1.0f, dyc, out, x + s0 * l->in, &g, beta, slot, K, bw);
+                } else {
+                    bc__im2col(col, x + s0 * l->in, ns, &g);
+                    if (bk) bc__bgemm_serial(bk, true, false, out, K, rows, 1.0f, dyc, out, col, K, NULL, beta, slot, K, bw);
+                    else bc__sgemm_serial(true, false, out, K, rows, 1.0f, dyc, out, col, K, beta, slot, K);
+                }
                 if (!dx) continue;
                 /* dX in blocks of rows whose columns stay in L2 until col2im adds them: each
                  * row's dot products do not depend on the blocking, so neither do the bits. */
