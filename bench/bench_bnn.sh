@@ -4,12 +4,13 @@
 # 60 000 Fashion-MNIST training images, the same epochs, batch 100, T threads; inference = the
 # 10 000 test images in batches of 500.
 #
-#   bash bench/bench_bnn.sh [--model mlp|cnn] [--epochs E] [--threads T] [--out FILE]
+#   bash bench/bench_bnn.sh [--model mlp|cnn] [--epochs E] [--threads T] [--gemm G] [--out FILE]
 #
 #   --model mlp   mlp-bnn (784-1024-1024-1024-10), the peer's `mlp` (default)
 #   --model cnn   vgg-small-bnn, the peer's `cnn`; adds bitcell's packed engine and the
 #                 kernel peaks (bc_kernel_peak): training GFLOP/s against the OpenBLAS sgemm
 #                 peak, packed binary MAC/s against the XNOR-popcount peak
+#   --gemm G      bitcell's binary-layer training GEMMs: auto (default), fp32 or bf16
 #   defaults: E=1, T=2
 #
 #   --train-limit N   smoke test only: train both on the first N images (not a benchmark)
@@ -27,13 +28,14 @@
 # --out FILE also writes that markdown to FILE. Exits non-zero if any command fails.
 set -euo pipefail
 
-model=mlp epochs=1 threads=2 out="" limit=""
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
+model=mlp epochs=1 threads=2 out="" limit="" gemm=auto
+usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --model)   model="${2:?--model needs a value}"; shift 2 ;;
         --epochs)  epochs="${2:?--epochs needs a value}"; shift 2 ;;
         --threads) threads="${2:?--threads needs a value}"; shift 2 ;;
+        --gemm)    gemm="${2:?--gemm needs a value}"; shift 2 ;;
         --out)     out="${2:?--out needs a value}"; shift 2 ;;
         --train-limit) limit="${2:?--train-limit needs a value}"; shift 2 ;;
         -h|--help) usage; exit 0 ;;
@@ -43,6 +45,7 @@ done
 [[ "$epochs" =~ ^[1-9][0-9]*$ ]]  || { echo "bench_bnn: --epochs must be a positive integer" >&2; exit 2; }
 [[ "$threads" =~ ^[1-9][0-9]*$ ]] || { echo "bench_bnn: --threads must be a positive integer" >&2; exit 2; }
 [[ -z "$limit" || "$limit" =~ ^[1-9][0-9]*$ ]] || { echo "bench_bnn: --train-limit must be a positive integer" >&2; exit 2; }
+[[ "$gemm" =~ ^(auto|fp32|bf16)$ ]] || { echo "bench_bnn: --gemm must be auto, fp32 or bf16" >&2; exit 2; }
 ntrain="${limit:-60000}"
 case "$model" in
     mlp) cfg=models/mlp-bnn.cfg ;;
@@ -102,7 +105,7 @@ peer_acc="$(kv "$peer_line" test_acc)";              need "peer test_acc" "$peer
 
 # 4. bitcell: the same training, then `bitcell eval` 3 times (best taken).
 bc_train_cmd=("$BITCELL" train "$cfg" --data fashion-mnist --epochs "$epochs"
-              --threads "$threads" --batch 100 --out "$tmp/run" --quiet ${limit:+--train-limit "$limit"})
+              --threads "$threads" --batch 100 --gemm "$gemm" --out "$tmp/run" --quiet ${limit:+--train-limit "$limit"})
 echo "bench_bnn: bitcell: ${bc_train_cmd[*]}" >&2
 bc_line="$("${bc_train_cmd[@]}" | tail -n 1)"
 echo "  $bc_line" >&2
@@ -113,6 +116,7 @@ bc_train_eval="$(jnum "$metrics" eval_samples_per_s)"
 bc_acc="$(jnum "$metrics" test_accuracy)";          need "bitcell test_accuracy" "$bc_acc"
 bc_rss="$(jnum "$metrics" peak_rss_mib)";           need "bitcell peak_rss_mib" "$bc_rss"
 bc_cpu="$(jnum "$metrics" cpu)"
+bc_gemm="$(jnum "$metrics" gemm)" bc_gemm_kernel="$(jnum "$metrics" gemm_kernel)"
 macs_f="$(jnum "$metrics" macs_float_per_sample)"
 macs_b="$(jnum "$metrics" macs_binary_per_sample)"
 
@@ -143,6 +147,7 @@ if [ "$model" = cnn ]; then
     peak_line="$(tr '\n' ' ' <<<"$peak_out")"
     sgemm_peak="$(kv "$peak_line" sgemm_gflops)"; need "sgemm_gflops" "$sgemm_peak"
     xnor_peak="$(kv "$peak_line" xnor_gmacs)";    need "xnor_gmacs" "$xnor_peak"
+    bgemm_peak="$(kv "$peak_line" bgemm_gflops)" bf16_kernel="$(kv "$peak_line" bf16_kernel)"
 fi
 
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -174,6 +179,9 @@ md="$tmp/bench.md"
         tg="$(awk -v f="$macs_f" -v b="$macs_b" -v s="$bc_train" 'BEGIN { printf "%.1f", 6 * (f + b) * s / 1e9 }')"
         bg="$(awk -v b="$macs_b" -v s="$bc_packed" 'BEGIN { printf "%.1f", b * s / 1e9 }')"
         echo "| training, GFLOP/s equivalent (6 x MACs x samples/s) vs OpenBLAS sgemm | $tg | $(num "$sgemm_peak" 1) | $(awk -v a="$tg" -v p="$sgemm_peak" 'BEGIN { printf "%.0f%%", 100 * a / p }') |"
+        if [ -n "${bgemm_peak:-}" ]; then
+            echo "| training, the same vs the bf16 GEMM ($bf16_kernel, fp32 operands packed) | $tg | $(num "$bgemm_peak" 1) | $(awk -v a="$tg" -v p="$bgemm_peak" 'BEGIN { printf "%.0f%%", 100 * a / p }') |"
+        fi
         echo "| packed inference, binary GMAC/s vs XNOR-popcount kernel | $bg | $(num "$xnor_peak" 1) | $(awk -v a="$bg" -v p="$xnor_peak" 'BEGIN { printf "%.1f%%", 100 * a / p }') |"
         echo
         echo "- MACs per image: $macs_f float, $macs_b binary; float and packed engines disagree on $mismatch of 10 000 predictions"
@@ -183,7 +191,7 @@ md="$tmp/bench.md"
     [ -z "$limit" ] || echo "- **smoke test: --train-limit $limit, not a benchmark**"
     echo "- threads: $threads; epochs: $epochs; batch: 100 (train), 500 (eval)"
     echo "- bitcell eval samples/s: best of 3 \`bitcell eval\` runs (${bc_evals[*]}); the end-of-training eval pass inside \`bitcell train\` gave $(num "${bc_train_eval:-0}" 1); the peer's is its single pass after training"
-    echo "- machine: $cpu_model, $cores cores, $mem_gib GiB RAM; bitcell $bc_version, cpu level ${bc_cpu:-unknown}; torch $torch_version"
+    echo "- machine: $cpu_model, $cores cores, $mem_gib GiB RAM; bitcell $bc_version, cpu level ${bc_cpu:-unknown}, training GEMMs ${bc_gemm:-fp32} (${bc_gemm_kernel:-sgemm}, --gemm $gemm); torch $torch_version"
     echo "- load average (1/5/15 min) before: $load_before, after: $load_after"
 } >"$md"
 

@@ -1,13 +1,18 @@
-/* Kernel peaks: OpenBLAS sgemm GFLOP/s, XNOR-popcount GEMM binary GMAC/s (best kernel
- * and scalar) and the CIM executor's u8 x s8 GEMM GMAC/s, on 1 thread and on N threads each running its own independent problem.
+/* Kernel peaks: OpenBLAS sgemm GFLOP/s, the bf16 GEMM's GFLOP/s (best kernel, packing of its
+ * fp32 operands included), XNOR-popcount GEMM binary GMAC/s (best kernel and scalar) and the
+ * CIM executor's u8 x s8 GEMM GMAC/s, on 1 thread and on N threads each running its own
+ * independent problem.
  * Prints one key=value line per measurement for bench scripts to grep.
  *
  *   bc_kernel_peak [--threads N] [--seconds S] [--shapes]
  *
  * --shapes adds single-thread GMAC/s of every available variant on the conv (im2col) and
- * dense shapes the networks use, and of every u8 x s8 variant on the CIM executor's group
- * shapes. A binary MAC is one +-1 multiply-add (one bit of a row). */
+ * dense shapes the networks use, of every u8 x s8 variant on the CIM executor's group
+ * shapes, and GFLOP/s of sgemm and every bf16 variant on vgg-small-bnn's backward GEMMs. A
+ * binary MAC is one +-1 multiply-add (one bit of a row). */
 #include "bc_internal.h"
+#include "kernels/bgemm.h"
+#include "kernels/gemm.h"
 #include "kernels/i8gemm.h"
 #include "kernels/xnor.h"
 
@@ -53,6 +58,40 @@ static double bench_sgemm(const void *arg, double seconds) {
     } while ((t = now_s() - t0) < seconds);
     free(a), free(b), free(c);
     return 2.0 * n * n * (double)n * (double)reps / t;
+}
+
+/* C (m, n) = op(A) B on fp32 operands: sgemm (kern NULL) or the bf16 GEMM, whose time
+ * includes packing A and B (pre-packed B with `pre`, as sign(W) in dX = dY sign(W)). */
+typedef struct {
+    const bc__bf16_kernels *kern;
+    bool ta, pre;
+    int64_t m, n, k;
+} bgemm_arg;
+
+static double bench_bgemm(const void *arg, double seconds) {
+    const bgemm_arg *x = arg;
+    float *a = bc__alloc((size_t)(x->m * x->k) * sizeof *a), *b = bc__alloc((size_t)(x->k * x->n) * sizeof *b);
+    float *c = bc__alloc((size_t)(x->m * x->n) * sizeof *c);
+    uint16_t *bp = x->kern ? bc__alloc((size_t)bc__bgemm_packed(x->n, x->k) * sizeof *bp) : NULL;
+    void *work = bc__alloc(BC__BGEMM_WORK_BYTES);
+    if (!a || !b || !c || !work || (x->kern && !bp)) { free(a), free(b), free(c), free(bp), free(work); return 0; }
+    for (int64_t i = 0; i < x->m * x->k; i++) a[i] = (float)(i % 7) - 3.0f;
+    for (int64_t i = 0; i < x->k * x->n; i++) b[i] = i % 3 ? 1.0f : -1.0f;
+    if (x->kern) bc__bgemm_pack_b_whole(x->kern, bp, false, b, x->n, x->k, x->n);
+    const int64_t lda = x->ta ? x->m : x->k;
+    int64_t reps = 0;
+    const double t0 = now_s();
+    double t;
+    do {
+        if (x->kern)
+            bc__bgemm_serial(x->kern, x->ta, false, x->m, x->n, x->k, 1.0f, a, lda, x->pre ? NULL : b, x->n,
+                             x->pre ? bp : NULL, 0.0f, c, x->n, work);
+        else
+            bc__sgemm_serial(x->ta, false, x->m, x->n, x->k, 1.0f, a, lda, b, x->n, 0.0f, c, x->n);
+        reps++;
+    } while ((t = now_s() - t0) < seconds);
+    free(a), free(b), free(c), free(bp), free(work);
+    return 2.0 * (double)x->m * (double)x->n * (double)x->k * (double)reps / t;
 }
 
 typedef struct {
@@ -166,6 +205,13 @@ int main(int argc, char **argv) {
     printf("xnor_shape=%dx%dx%d\n", PEAK_N, PEAK_M, PEAK_K);
     printf("sgemm_gflops_1t=%.1f\n", run_threads(bench_sgemm, NULL, 1, seconds) * 1e-9);
     printf("sgemm_gflops=%.1f\n", run_threads(bench_sgemm, NULL, threads, seconds) * 1e-9);
+    const bc__bf16_kernels *bf = bc__bf16_kernels_for(cpu);
+    printf("bf16_kernel=%s\n", bf ? bf->name : "none");
+    if (bf) {
+        const bgemm_arg bg = {bf, false, false, SGEMM_N, SGEMM_N, SGEMM_N};
+        printf("bgemm_gflops_1t=%.1f\n", run_threads(bench_bgemm, &bg, 1, seconds) * 1e-9);
+        printf("bgemm_gflops=%.1f\n", run_threads(bench_bgemm, &bg, threads, seconds) * 1e-9);
+    }
     printf("xnor_gmacs_1t=%.1f\n", run_threads(bench_xnor, &xb, 1, seconds) * 1e-9);
     printf("xnor_gmacs=%.1f\n", run_threads(bench_xnor, &xb, threads, seconds) * 1e-9);
     printf("xnor_scalar_gmacs_1t=%.1f\n", run_threads(bench_xnor, &xs, 1, seconds) * 1e-9);
@@ -187,6 +233,23 @@ int main(int argc, char **argv) {
                 const double secs = c == 0 ? seconds * 0.5 : seconds;
                 printf("xnor_gmacs_1t_%s_%lldx%lldx%lld=%.1f\n", kern->name, (long long)x.n, (long long)x.m,
                        (long long)x.k, run_threads(bench_xnor, &x, 1, secs) * 1e-9);
+                fflush(stdout);
+            }
+        }
+        /* vgg-small-bnn's backward GEMMs per im2col chunk (batch 100): dW = dY^T X (out, K, rows)
+         * and a dX block dY sign(W) (256 rows, K, out) with sign(W) pre-packed. */
+        static const struct { const char *name; bool ta, pre; int64_t m, n, k; } bsh[] = {
+            {"conv2_dw", true, false, 64, 576, 3136},   {"conv2_dx", false, true, 256, 576, 64},
+            {"conv4_dw", true, false, 128, 1152, 1225}, {"conv4_dx", false, true, 256, 1152, 128},
+            {"conv6_dw", true, false, 256, 2304, 612},  {"conv6_dx", false, true, 256, 2304, 256}};
+        static const char *bnames[] = {"sgemm", "scalar", "avx512bf16", "amx"};
+        for (size_t v = 0; v < sizeof bnames / sizeof bnames[0]; v++) {
+            const bc__bf16_kernels *kern = v ? bc__bf16_kernels_named(bnames[v]) : NULL;
+            if (v && !kern) continue;
+            for (size_t s = 0; s < sizeof bsh / sizeof bsh[0]; s++) {
+                const bgemm_arg x = {kern, bsh[s].ta, bsh[s].pre, bsh[s].m, bsh[s].n, bsh[s].k};
+                printf("gemm_gflops_1t_%s_%s=%.1f\n", bnames[v], bsh[s].name,
+                       run_threads(bench_bgemm, &x, 1, v == 1 ? seconds * 0.5 : seconds) * 1e-9);
                 fflush(stdout);
             }
         }

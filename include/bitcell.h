@@ -302,6 +302,24 @@ typedef enum { BC_ENGINE_FLOAT = 0, BC_ENGINE_PACKED = 1, BC_ENGINE_COUNT } bc_e
 bc_status bc_model_set_engine(bc_model *m, bc_engine e);
 const char *bc_engine_name(bc_engine e);
 
+/* Precision of the float GEMMs of training's binary layers on ±1 input (dense or conv after
+ * a sign): their forward is exact XNOR-popcount either way; the backward's two GEMMs,
+ * dX = dY * sign(W) and dW = dY^T * X, multiply by ±1 operands, so bf16 rounds only dY
+ * (8 significant bits, the fp32 exponent range); sums and the latent weights stay fp32. Float
+ * layers (a first conv, the classifier) always run in fp32.
+ *   BC_GEMM_AUTO  bf16 where the CPU has AMX-BF16 tiles (about 4x the fp32 GEMM speed),
+ *                 else fp32 (the default)
+ *   BC_GEMM_FP32  fp32 sgemm (OpenBLAS)
+ *   BC_GEMM_BF16  bf16: the AMX kernel, else AVX512-BF16, else a slow scalar one
+ * Training results depend on the choice (bit-identical for any thread count with each). */
+typedef enum { BC_GEMM_AUTO = 0, BC_GEMM_FP32 = 1, BC_GEMM_BF16 = 2, BC_GEMM_COUNT } bc_gemm;
+/* BC_ERR_PARAM for an unknown value. */
+bc_status bc_model_set_gemm(bc_model *m, bc_gemm g);
+/* What the model's setting resolved to on this CPU: BC_GEMM_FP32 or BC_GEMM_BF16, and the
+ * kernel ("sgemm", "amx", "avx512bf16" or "scalar"). */
+bc_gemm bc_model_gemm(const bc_model *m, const char **kernel);
+const char *bc_gemm_name(bc_gemm g); /* "auto", "fp32", "bf16" */
+
 /* Forward for inference (BN running statistics, no dropout): x (n, features) -> logits
  * (n, classes). n may be anything >= 1; workspace is managed inside the model. */
 bc_status bc_model_predict(bc_model *m, const float *x, int64_t n, float *logits);

@@ -50,6 +50,11 @@ struct bc_ctx {
     bc_log_fn log;
     void *log_user;
 };
+/* Instruction sets outside the bc_cpu levels (both false off x86-64): AVX512-BF16 with
+ * AVX-512F/BW; AMX-BF16 tiles with the OS's support and this process's permission to use
+ * tile data (asked for on the first call, on Linux). */
+bool bc__cpu_has_avx512bf16(void);
+bool bc__cpu_amx_bf16_ready(void);
 void bc__log(const bc_ctx *ctx, const char *fmt, ...) BC__PRINTF(2, 3);
 
 /* Four draws at once: out[w] == bc_rng_u32(k, 4 * block + w) (one Philox call for four). */

@@ -51,8 +51,25 @@ else
     bad "training on synthetic failed: $(tail -3 "$T/train.err")"
 fi
 
+# ---- --gemm: what it resolves to is in metrics.json; BC_CPU=scalar forces the scalar path
+# (auto: fp32 sgemm; bf16: the scalar bf16 kernel, which must still learn)
+gemm_run() { # NAME CPU GEMM: trains 1 epoch with BC_CPU=CPU into $T/g-NAME; prints "gemm kernel accuracy"
+    env BC_CPU="$2" "$BC" train "$T/small.cfg" --data synthetic --epochs 1 --train-limit 1000 --threads 2 --quiet \
+        --gemm "$3" --out "$T/g-$1" > "$T/g-$1.out" 2> "$T/g-$1.err" || { echo "failed: $(tail -2 "$T/g-$1.err")"; return; }
+    local j="$T/g-$1/metrics.json"
+    echo "$(sed -n 's/.*"gemm":[[:space:]]*"\([a-z0-9]*\)".*/\1/p' "$j") $(sed -n 's/.*"gemm_kernel":[[:space:]]*"\([a-z0-9]*\)".*/\1/p' "$j") $(sed -n 's/.*test_accuracy=\([0-9.]*\).*/\1/p' "$T/g-$1.out")"
+}
+r=$(gemm_run scalar-auto scalar auto)
+[ "${r% *}" = "fp32 sgemm" ] && ok || bad "BC_CPU=scalar --gemm auto gave '$r', wanted fp32 sgemm"
+r=$(gemm_run scalar-bf16 scalar bf16)
+[ "${r% *}" = "bf16 scalar" ] && ok || bad "BC_CPU=scalar --gemm bf16 gave '$r', wanted bf16 scalar"
+awk -v a="${r##* }" 'BEGIN { exit !(a >= 0.60) }' && ok || bad "scalar bf16 training reached only '${r##* }'"
+r=$(gemm_run fp32 avx512 fp32)
+[ "${r% *}" = "fp32 sgemm" ] && ok || bad "--gemm fp32 gave '$r'"
+
 # ---- usage errors: exit 2
 expect 2 "unknown command" -- "$BC" frobnicate
+expect 2 "gemm 'fp16'" -- "$BC" train "$T/small.cfg" --gemm fp16
 expect 2 "epochs '0'" -- "$BC" train "$T/small.cfg" --epochs 0
 expect 2 "lr 'abc'" -- "$BC" train "$T/small.cfg" --lr abc
 expect 2 "threads '0'" -- "$BC" train "$T/small.cfg" --threads 0

@@ -2,8 +2,11 @@
  * every differentiable layer (dense with and without bias, bn in training mode through the
  * batch statistics, relu, hardtanh, dropout with a fixed mask, softmax-CE) and combinations,
  * with respect to every parameter and the input; explicit checks of the straight-through
- * estimators (sign activation, binary dense weights) whose finite differences are zero; and
- * latent-weight clipping after a training step. */
+ * estimators (sign activation, binary dense weights) whose finite differences are zero;
+ * latent-weight clipping after a training step; and the bf16 backward GEMMs of binary layers
+ * on ±1 input (every kernel this machine runs): the hand gradient with dY rounded to bf16,
+ * closeness to the fp32 gradients on convs whose shapes cross the kernels' tiles, float
+ * layers untouched, 1 vs 2 threads, and the auto / fp32 / bf16 switch. */
 #include "nn/model.h"
 #include "bc_test.h"
 
@@ -456,6 +459,211 @@ static void test_clipping(void) {
     bc_model_free(m);
 }
 
+static float bf16r(double v) { return bc__bf16_to_f32(bc__bf16_of((float)v)); }
+
+/* The bf16 specification by hand on [sign][binary dense][softmax]: dW = bf16(dz)^T sign(x),
+ * input gradient = (bf16(dz) sign(W)) where |x| <= 1; sums of a few exact products. */
+static void test_bf16_hand(const bc__bf16_kernels *kern) {
+    bc_model *m = make_model("[sign]\n[dense]\nunits = 3\nbinary = 1\n[softmax]\n", k_in, 17);
+    if (!m) return;
+    m->bf16 = kern;
+    enum { N = 7 };
+    float x[N * NF];
+    int32_t y[N];
+    make_batch(x, y, N, NF, 1.3f, 9);
+    const float *w = tensor(m, 0, "L1.dense.weight").data;
+    double z[N * NC], dz[N * NC];
+    hand_logits(x, N, w, NULL, true, true, z);
+    hand_dz(z, y, N, dz);
+    float g[NC * NF], ig[N * NF], loss;
+    BC_CHECK(bc_model_loss_grad(m, x, y, N, 0, &loss, g, ig) == BC_OK);
+    int rounded = 0; /* dW entries where rounding dz to bf16 moved the exact sum */
+    for (int j = 0; j < NC; j++)
+        for (int i = 0; i < NF; i++) {
+            double s = 0, s32 = 0;
+            for (int r = 0; r < N; r++) {
+                s += (double)bf16r(dz[r * NC + j]) * sgnf(x[r * NF + i]);
+                s32 += dz[r * NC + j] * sgnf(x[r * NF + i]);
+            }
+            BC_CHECK_MSG(fabs(g[j * NF + i] - s) <= 1e-6 * (1 + fabs(s)), "%s: dW[%d][%d] %g, bf16 hand %g", kern->name,
+                         j, i, (double)g[j * NF + i], s);
+            rounded += fabs(s - s32) > 1e-6;
+        }
+    BC_CHECK_MSG(rounded > 0, "%s: dz rounded to bf16 changed no weight gradient (test too weak)", kern->name);
+    for (int r = 0; r < N; r++)
+        for (int i = 0; i < NF; i++) {
+            double s = 0;
+            for (int j = 0; j < NC; j++) s += (double)bf16r(dz[r * NC + j]) * sgnf(w[j * NF + i]);
+            const double want = fabsf(x[r * NF + i]) <= 1.0f ? s : 0.0;
+            BC_CHECK_MSG(fabs(ig[r * NF + i] - want) <= 1e-6 * (1 + fabs(want)), "%s: input grad [%d][%d] %g, bf16 hand %g",
+                         kern->name, r, i, (double)ig[r * NF + i], want);
+        }
+    bc_model_free(m);
+}
+
+/* Gradients of m with the fp32 and the kern GEMMs. */
+static void grads_both(bc_model *m, const bc__bf16_kernels *kern, const float *x, const int32_t *y, int64_t n,
+                       float *g32, float *g16, float *ig32, float *ig16) {
+    float l32 = NAN, l16 = NAN;
+    m->bf16 = NULL;
+    BC_CHECK(bc_model_loss_grad(m, x, y, n, 0, &l32, g32, ig32) == BC_OK);
+    m->bf16 = kern;
+    BC_CHECK(bc_model_loss_grad(m, x, y, n, 0, &l16, g16, ig16) == BC_OK);
+    BC_CHECK(l32 == l16); /* the forward does not change */
+}
+
+/* Binary convs (first one on the first sign's output) with channel counts and pixel counts
+ * that are not multiples of the tiles: every tensor's bf16 gradient stays within a few bf16
+ * roundings (relative to the tensor's largest entry) of the fp32 one, and the binary
+ * layers' gradients do change (the bf16 path ran). Float-only layers before the first sign
+ * get the same bits. */
+static void test_bf16_vs_fp32(const bc__bf16_kernels *kern) {
+    const char *ini = "[conv]\nfilters = 5\nbias = 0\n[bn]\n[sign]\n"
+                      "[conv]\nfilters = 37\nbinary = 1\n[maxpool]\n[bn]\n[sign]\n"
+                      "[conv]\nfilters = 20\nbinary = 1\nstride = 2\n[bn]\n[sign]\n"
+                      "[flatten]\n[dense]\nunits = 19\nbinary = 1\n[bn]\n[sign]\n[dense]\nunits = 3\n[softmax]\n";
+    const bc_shape in = {3, 9, 11};
+    const int64_t n = 13, nf = (int64_t)in.c * in.h * in.w;
+    bc_model *m = make_model(ini, in, 23);
+    if (!m) return;
+    const int64_t np = bc_model_param_count(m);
+    float *x = malloc((size_t)(n * nf) * sizeof *x), *g32 = malloc((size_t)np * sizeof *g32);
+    float *g16 = malloc((size_t)np * sizeof *g16), *ig32 = malloc((size_t)(n * nf) * sizeof *ig32);
+    float *ig16 = malloc((size_t)(n * nf) * sizeof *ig16);
+    int32_t y[13];
+    make_batch(x, y, n, nf, 1.0f, 12);
+    grads_both(m, kern, x, y, n, g32, g16, ig32, ig16);
+    int changed = 0;
+    for (int32_t t = 0; t < m->n_tensors; t++) {
+        const bc__tensor *tt = &m->tensors[t];
+        if (!tt->trainable) continue;
+        double mx = 0, err = 0;
+        int diff = 0;
+        for (int64_t i = 0; i < tt->count; i++) {
+            mx = fmax(mx, fabs(g32[tt->offset + i]));
+            err = fmax(err, fabs((double)g16[tt->offset + i] - g32[tt->offset + i]));
+            diff += g16[tt->offset + i] != g32[tt->offset + i];
+        }
+        BC_CHECK_MSG(mx > 0, "%s: %s gradient all zero", kern->name, tt->name);
+        BC_CHECK_MSG(err <= 0x1p-6 * mx, "%s: %s bf16 gradient off by %g (largest entry %g)", kern->name, tt->name,
+                     err, mx);
+        if (tt->clip_unit) changed += diff > 0;
+    }
+    BC_CHECK_MSG(changed == 3, "%s: %d of 3 binary layers' gradients changed with bf16", kern->name, changed);
+    double mx = 0, err = 0;
+    for (int64_t i = 0; i < n * nf; i++) {
+        mx = fmax(mx, fabs(ig32[i]));
+        err = fmax(err, fabs((double)ig16[i] - ig32[i]));
+    }
+    BC_CHECK_MSG(mx > 0 && err <= 0x1p-6 * mx, "%s: input gradient off by %g (largest %g)", kern->name, err, mx);
+    bc_model_free(m);
+    /* No binary layer on ±1 input: bf16 changes nothing (the binary dense here reads floats). */
+    bc_model *mf = make_model("[conv]\nfilters = 4\n[bn]\n[relu]\n[flatten]\n[dense]\nunits = 6\nbinary = 1\n"
+                              "[dense]\nunits = 3\n[softmax]\n", in, 29);
+    if (mf) {
+        const int64_t npf = bc_model_param_count(mf);
+        float *a = malloc((size_t)npf * sizeof *a), *b = malloc((size_t)npf * sizeof *b);
+        grads_both(mf, kern, x, y, n, a, b, ig32, ig16);
+        BC_CHECK_MSG(!memcmp(a, b, (size_t)npf * sizeof *a) && !memcmp(ig32, ig16, (size_t)(n * nf) * sizeof *ig32),
+                     "%s: bf16 changed a network without binary layers on ±1 input", kern->name);
+        free(a), free(b);
+        bc_model_free(mf);
+    }
+    free(x), free(g32), free(g16), free(ig32), free(ig16);
+}
+
+/* bf16 gradients are the same bits for 1 and 2 threads (fixed blocks in the driver). */
+static void test_bf16_threads(const bc__bf16_kernels *kern) {
+    const char *ini = "[conv]\nfilters = 8\nbias = 0\n[bn]\n[sign]\n[conv]\nfilters = 40\nbinary = 1\n[bn]\n[sign]\n"
+                      "[flatten]\n[dense]\nunits = 300\nbinary = 1\n[bn]\n[sign]\n[dense]\nunits = 3\n[softmax]\n";
+    const bc_shape in = {1, 12, 12};
+    enum { N = 40 };
+    float *x = malloc(N * 144 * sizeof *x), *g[2] = {NULL, NULL};
+    int32_t y[N];
+    make_batch(x, y, N, 144, 1.0f, 14);
+    int64_t np = 0;
+    for (int t = 0; t < 2; t++) {
+        bc_ctx_set_threads(g_ctx, t + 1);
+        bc_model *m = make_model(ini, in, 31);
+        if (!m) break;
+        m->bf16 = kern;
+        np = bc_model_param_count(m);
+        g[t] = malloc((size_t)np * sizeof(float));
+        float loss;
+        BC_CHECK(bc_model_loss_grad(m, x, y, N, 0, &loss, g[t], NULL) == BC_OK);
+        bc_model_free(m);
+    }
+    bc_ctx_set_threads(g_ctx, 1);
+    BC_CHECK_MSG(g[0] && g[1] && !memcmp(g[0], g[1], (size_t)np * sizeof(float)), "%s: 1 and 2 threads differ", kern->name);
+    free(g[0]), free(g[1]), free(x);
+}
+
+/* A batch big enough that each of the conv's 8 weight-gradient groups sums two im2col chunks
+ * (vgg-small-bnn's second conv on 40 samples): bf16 stays close to fp32. SIMD kernels only
+ * (the scalar one would take seconds). */
+static void test_bf16_chunks(const bc__bf16_kernels *kern) {
+    const bc_shape in = {64, 28, 28};
+    const int64_t n = 40, nf = (int64_t)in.c * in.h * in.w;
+    bc_model *m = make_model("[sign]\n[conv]\nfilters = 64\nbinary = 1\n[maxpool]\nsize = 4\n[flatten]\n"
+                             "[dense]\nunits = 3\n[softmax]\n", in, 37);
+    if (!m) return;
+    BC_CHECK(bc__conv_chunks(&m->layers[1], n) == 2 * BC__WSLOTS);
+    const int64_t np = bc_model_param_count(m);
+    float *x = malloc((size_t)(n * nf) * sizeof *x), *g32 = malloc((size_t)np * sizeof *g32);
+    float *g16 = malloc((size_t)np * sizeof *g16), *ig32 = malloc((size_t)(n * nf) * sizeof *ig32);
+    float *ig16 = malloc((size_t)(n * nf) * sizeof *ig16);
+    int32_t y[40];
+    make_batch(x, y, n, nf, 1.0f, 15);
+    grads_both(m, kern, x, y, n, g32, g16, ig32, ig16);
+    const bc__tensor *tw = &m->tensors[0]; /* L1.conv.weight */
+    double mx = 0, err = 0;
+    for (int64_t i = 0; i < tw->count; i++) {
+        mx = fmax(mx, fabs(g32[tw->offset + i]));
+        err = fmax(err, fabs((double)g16[tw->offset + i] - g32[tw->offset + i]));
+    }
+    BC_CHECK_MSG(mx > 0 && err <= 0x1p-6 * mx, "%s: %s over 2 chunks per group off by %g (largest %g)", kern->name,
+                 tw->name, err, mx);
+    mx = err = 0;
+    for (int64_t i = 0; i < n * nf; i++) {
+        mx = fmax(mx, fabs(ig32[i]));
+        err = fmax(err, fabs((double)ig16[i] - ig32[i]));
+    }
+    BC_CHECK_MSG(mx > 0 && err <= 0x1p-6 * mx, "%s: input gradient off by %g (largest %g)", kern->name, err, mx);
+    free(x), free(g32), free(g16), free(ig32), free(ig16);
+    bc_model_free(m);
+}
+
+/* The switch: fp32 is sgemm; bf16 is the best table, else scalar; auto is bf16 with AMX only. */
+static void test_gemm_switch(void) {
+    bc_model *m = make_model("[sign]\n[dense]\nunits = 3\nbinary = 1\n[softmax]\n", k_in, 3);
+    if (!m) return;
+    const bc__bf16_kernels *best = bc__bf16_kernels_for(bc_ctx_cpu(g_ctx));
+    const char *kn = NULL;
+    BC_CHECK(bc_model_set_gemm(m, BC_GEMM_FP32) == BC_OK);
+    BC_CHECK(bc_model_gemm(m, &kn) == BC_GEMM_FP32 && !strcmp(kn, "sgemm"));
+    BC_CHECK(bc_model_set_gemm(m, BC_GEMM_BF16) == BC_OK);
+    BC_CHECK(bc_model_gemm(m, &kn) == BC_GEMM_BF16 && !strcmp(kn, best ? best->name : "scalar"));
+    BC_CHECK(bc_model_set_gemm(m, BC_GEMM_AUTO) == BC_OK);
+    const bool amx = best && !strcmp(best->name, "amx");
+    BC_CHECK(bc_model_gemm(m, &kn) == (amx ? BC_GEMM_BF16 : BC_GEMM_FP32) && !strcmp(kn, amx ? "amx" : "sgemm"));
+    BC_CHECK(bc_model_set_gemm(m, BC_GEMM_COUNT) == BC_ERR_PARAM && bc_model_set_gemm(m, (bc_gemm)-1) == BC_ERR_PARAM);
+    BC_CHECK(!strcmp(bc_gemm_name(BC_GEMM_AUTO), "auto") && !strcmp(bc_gemm_name(BC_GEMM_BF16), "bf16"));
+    bc_model_free(m);
+}
+
+static void test_bf16(void) {
+    test_gemm_switch();
+    static const char *names[] = {"scalar", "avx512bf16", "amx"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const bc__bf16_kernels *kern = bc__bf16_kernels_named(names[i]);
+        if (!kern) continue;
+        test_bf16_hand(kern);
+        test_bf16_vs_fp32(kern);
+        test_bf16_threads(kern);
+        if (kern != &bc__bf16_kernels_scalar) test_bf16_chunks(kern);
+    }
+}
+
 int main(void) {
     if (bc_ctx_new(&g_ctx) != BC_OK) {
         fprintf(stderr, "bc_ctx_new: %s\n", bc_last_error());
@@ -471,6 +679,7 @@ int main(void) {
     test_binary_dense_ste();
     test_bnn_tail();
     test_clipping();
+    test_bf16();
     bc_ctx_free(g_ctx);
     return bc_t_report();
 }

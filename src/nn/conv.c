@@ -10,6 +10,9 @@
  * XNOR-popcount kernels when e->mac says so: the integers are exactly what a float GEMM on ±1
  * values gives. Padding is zero in both paths: a packed padded tap reads as -1, and the sum of
  * that tap's weight signs is added back (tapsum).
+ * The backward GEMMs of binary layers on ±1 input may run in bf16 (e->bf16, kernels/bgemm.h):
+ * dY is rounded to bf16, sign(W) and the ±1 im2col are exact, sums stay fp32; sign(W) is
+ * packed once per parameter version (l->wbf16).
  * A float conv on few input channels (a first layer: K = 9 for 3x3 on grey images) is a poor
  * GEMM shape; in evaluation it runs as a direct convolution (e->bin->conv_direct), which the
  * packed engine also uses, fused with batch norm + sign, so both engines agree to the bit. */
@@ -269,12 +272,27 @@ void bc__pack_rows(const bc__exec *e, uint64_t *bits, const float *x, int64_t ro
     }
 }
 
+/* The bf16 kernels for this layer's backward, or NULL for fp32: only binary layers whose
+ * input is ±1, so that both GEMMs multiply dY by exact ±1 (or zero-padding) operands. */
+static const bc__bf16_kernels *bc__conv_bf16(bc__layer *l, const bc__exec *e) {
+    if (!e->bf16 || !l->wbf16 || !l->spec.binary || !l->pm1_in) return NULL;
+    if (l->wbf16_version != e->param_version) { /* sign(W) as the B of dX = dY * sign(W) */
+        bc__bgemm_pack_b_whole(e->bf16, l->wbf16, false, l->wbin, l->wk, l->wrows, l->wk);
+        l->wbf16_version = e->param_version;
+    }
+    return e->bf16;
+}
+
 void bc__conv_backward(bc__layer *l, const float *x, const float *dy, float *dx, const bc__exec *e) {
     const bc__conv_geom g = bc__conv_geom_of(l);
     const int64_t n = e->n, p = (int64_t)g.oh * g.ow, out = l->wrows, K = l->wk, nw = out * K;
     float *dw = e->grads + l->w;
     const float *w = l->spec.binary ? l->wbin : e->params + l->w;
-    if (bc__conv_direct(&g)) {
+    const bc__bf16_kernels *bk = bc__conv_bf16(l, e);
+    if (bc__conv_direct(&g) && bk) {
+        bc__bgemm(bk, true, false, out, K, n * p, 1.0f, dy, out, x, K, NULL, 0.0f, dw, K, e->bwork);
+        if (dx) bc__bgemm(bk, false, false, n * p, K, out, 1.0f, dy, out, NULL, 0, l->wbf16, 0.0f, dx, K, e->bwork);
+    } else if (bc__conv_direct(&g)) {
         bc__sgemm(true, false, out, K, n * p, 1.0f, dy, out, x, K, 0.0f, dw, K);
         if (dx) bc__sgemm(false, false, n * p, K, out, 1.0f, dy, out, w, K, 0.0f, dx, K);
     } else {
@@ -284,21 +302,31 @@ void bc__conv_backward(bc__layer *l, const float *x, const float *dy, float *dx,
         for (int64_t gi = 0; gi < groups; gi++) {
             float *slot = e->wslots + gi * nw;
             float *col = e->scratch + bc__thread_id() * e->scratch_per_thread;
+            void *bw = bk ? (char *)e->bwork + (size_t)bc__thread_id() * BC__BGEMM_WORK_BYTES : NULL;
             for (int64_t ch = gi * chunks / groups; ch < (gi + 1) * chunks / groups; ch++) {
                 int64_t s0, ns;
                 bc__conv_chunk(n, chunks, ch, &s0, &ns);
                 const int64_t rows = ns * p;
                 const float *dyc = dy + s0 * p * out;
-                bc__im2col(col, x + s0 * l->in, ns, &g);
-                bc__sgemm_serial(true, false, out, K, rows, 1.0f, dyc, out, col, K,
-                                 ch == gi * chunks / groups ? 0.0f : 1.0f, slot, K);
+                const float beta = ch == gi * chunks / groups ? 0.0f : 1.0f;
+                if (bk && g.c % 16 == 0) { /* the bf16 B straight from x: no float im2col */
+                    bc__bgemm_im2col(bk, true, out, K, rows, 1.0f, dyc, out, x + s0 * l->in, &g, beta, slot, K, bw);
+                } else {
+                    bc__im2col(col, x + s0 * l->in, ns, &g);
+                    if (bk) bc__bgemm_serial(bk, true, false, out, K, rows, 1.0f, dyc, out, col, K, NULL, beta, slot, K, bw);
+                    else bc__sgemm_serial(true, false, out, K, rows, 1.0f, dyc, out, col, K, beta, slot, K);
+                }
                 if (!dx) continue;
                 /* dX in blocks of rows whose columns stay in L2 until col2im adds them: each
                  * row's dot products do not depend on the blocking, so neither do the bits. */
                 memset(dx + s0 * l->in, 0, (size_t)(ns * l->in) * sizeof *dx);
                 for (int64_t r0 = 0; r0 < rows; r0 += BC__DX_ROWS) {
                     const int64_t nr = rows - r0 < BC__DX_ROWS ? rows - r0 : BC__DX_ROWS;
-                    bc__sgemm_serial(false, false, nr, K, out, 1.0f, dyc + r0 * out, out, w, K, 0.0f, col, K);
+                    if (bk)
+                        bc__bgemm_serial(bk, false, false, nr, K, out, 1.0f, dyc + r0 * out, out, NULL, 0, l->wbf16, 0.0f,
+                                         col, K, bw);
+                    else
+                        bc__sgemm_serial(false, false, nr, K, out, 1.0f, dyc + r0 * out, out, w, K, 0.0f, col, K);
                     bc__col2im_add_rows(dx + s0 * l->in, col, r0, nr, &g);
                 }
             }

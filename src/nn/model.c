@@ -216,7 +216,8 @@ bc_status bc_model_new(bc_ctx *ctx, const bc_netspec *spec, bc_shape in, uint64_
                 int64_t c = k == BC_LAYER_CONV ? l->ishape.c : l->wk;
                 l->wpack_words = taps * bc__b1_words(c);
                 l->wpack = bc__alloc((size_t)(l->wrows * l->wpack_words) * sizeof(uint64_t));
-                if (!l->wpack) { st = BC_ERR_NOMEM; goto fail; }
+                l->wbf16 = bc__alloc((size_t)bc__bgemm_packed(l->wk, l->wrows) * sizeof(uint16_t));
+                if (!l->wpack || !l->wbf16) { st = BC_ERR_NOMEM; goto fail; }
                 if (k == BC_LAYER_CONV && !(l->tapsum = bc__alloc((size_t)(l->wrows * taps) * sizeof(int32_t)))) { st = BC_ERR_NOMEM; goto fail; }
             }
         }
@@ -225,6 +226,7 @@ bc_status bc_model_new(bc_ctx *ctx, const bc_netspec *spec, bc_shape in, uint64_
         if (k == BC_LAYER_SHORTCUT) m->layers[l->src].has_reader = true;
     }
     m->mac = BC__MAC_XNOR;
+    bc_model_set_gemm(m, BC_GEMM_AUTO);
     bc__init_params(m);
     m->param_version = 1;
     *out = m;
@@ -239,6 +241,7 @@ void bc_model_free(bc_model *m) {
     for (int32_t i = 0; m->layers && i < m->n_layers; i++) {
         free(m->layers[i].wbin);
         free(m->layers[i].wpack);
+        free(m->layers[i].wbf16);
         free(m->layers[i].tapsum);
         free(m->layers[i].stat);
     }
@@ -258,6 +261,7 @@ void bc_model_free(bc_model *m) {
     free(m->wslots);
     free(m->pk);
     free(m->red);
+    free(m->bwork);
     bc_netspec_free(m->spec);
     free(m);
 }
@@ -278,6 +282,27 @@ bc_status bc_model_set_engine(bc_model *m, bc_engine e) {
     if (e < 0 || e >= BC_ENGINE_COUNT) return bc__fail(BC_ERR_PARAM, "unknown engine %d", (int)e);
     m->engine = e;
     return BC_OK;
+}
+
+bc_status bc_model_set_gemm(bc_model *m, bc_gemm g) {
+    if (g < 0 || g >= BC_GEMM_COUNT) return bc__fail(BC_ERR_PARAM, "unknown gemm precision %d", (int)g);
+    m->gemm = g;
+    /* The AVX512-BF16 kernel is no faster than OpenBLAS sgemm on a CPU that also has AMX
+     * (vdpbf16ps issues once per cycle there), so auto takes bf16 only with AMX. */
+    const bc__bf16_kernels *k = bc__bf16_kernels_for(m->ctx->cpu);
+    if (g == BC_GEMM_BF16) m->bf16 = k ? k : &bc__bf16_kernels_scalar;
+    else if (g == BC_GEMM_AUTO) m->bf16 = k && !strcmp(k->name, "amx") ? k : NULL;
+    else m->bf16 = NULL;
+    return BC_OK;
+}
+
+bc_gemm bc_model_gemm(const bc_model *m, const char **kernel) {
+    if (kernel) *kernel = m->bf16 ? m->bf16->name : "sgemm";
+    return m->bf16 ? BC_GEMM_BF16 : BC_GEMM_FP32;
+}
+
+const char *bc_gemm_name(bc_gemm g) {
+    return g == BC_GEMM_AUTO ? "auto" : g == BC_GEMM_FP32 ? "fp32" : g == BC_GEMM_BF16 ? "bf16" : "?";
 }
 
 bc_status bc_model_set_chip(bc_model *m, bc_cim_chip *chip) {
@@ -340,11 +365,13 @@ static size_t bc__layer_extra(const bc__layer *l) {
 /* Scratch outside the per-row workspace: per-thread im2col, packed inputs, reductions. */
 static bc_status bc__reserve_scratch(bc_model *m, int64_t n) {
     int64_t per_thread = 1, pk_words = 1, red = 1, wmax = 1;
+    bool bf16 = false; /* some layer may run its backward GEMMs in bf16 */
     for (int32_t i = 0; i < m->n_layers; i++) {
         const bc__layer *l = &m->layers[i];
         if (l->spec.kind == BC_LAYER_CONV || l->spec.kind == BC_LAYER_DENSE) {
             int64_t s = bc__conv_scratch(l, n);
             if (s > per_thread) per_thread = s;
+            bf16 |= l->wbf16 != NULL;
             if (l->wpack) {
                 int64_t c = l->spec.kind == BC_LAYER_CONV ? l->ishape.c : l->wk;
                 int64_t px = l->spec.kind == BC_LAYER_CONV ? (int64_t)l->ishape.h * l->ishape.w : 1;
@@ -365,13 +392,15 @@ static bc_status bc__reserve_scratch(bc_model *m, int64_t n) {
     free(m->pk);
     free(m->red);
     free(m->wslots);
+    free(m->bwork);
+    m->bwork = bf16 ? bc__alloc(BC__BGEMM_WORK_BYTES * (size_t)threads) : NULL;
     m->scratch = bc__alloc((size_t)per_thread * (size_t)threads * sizeof(float));
     m->pk = bc__alloc((size_t)pk_words * sizeof(uint64_t));
     m->red = bc__alloc((size_t)red * sizeof(double));
     m->wslots = bc__alloc((size_t)wmax * BC__WSLOTS * sizeof(float));
     m->scratch_per_thread = per_thread;
     m->scratch_threads = threads;
-    if (!m->scratch || !m->pk || !m->red || !m->wslots) return BC_ERR_NOMEM;
+    if (!m->scratch || !m->pk || !m->red || !m->wslots || (bf16 && !m->bwork)) return BC_ERR_NOMEM;
     return BC_OK;
 }
 
@@ -479,7 +508,8 @@ bc__exec bc__exec_of(bc_model *m, int64_t n, bc__mode mode, const int32_t *y) {
     return (bc__exec){.mode = mode, .n = n, .params = m->params, .grads = m->grads,
                       .buffers = buffers, .calib_momentum = m->calib_momentum, .seed = m->seed, .step = m->step, .labels = y,
                       .param_version = m->param_version, .mac = m->mac,
-                      .bin = bc__bin_kernels_for(m->ctx->cpu), .scratch = m->scratch,
+                      .bin = bc__bin_kernels_for(m->ctx->cpu), .bf16 = m->bf16, .bwork = m->bwork,
+                      .scratch = m->scratch,
                       .scratch_per_thread = m->scratch_per_thread, .wslots = m->wslots,
                       .pk = m->pk, .red = m->red, .model = m, .chip = m->chip};
 }

@@ -5,6 +5,7 @@
 #include "nn/netspec.h"
 #include "kernels/xnor.h"
 #include "kernels/im2col.h"
+#include "kernels/bgemm.h"
 
 /* A named tensor: a slice of either the trainable block (params/grads/optimizer state share
  * offsets) or the buffer block (running statistics, not trained). */
@@ -51,6 +52,9 @@ typedef struct bc__layer {
     int64_t wpack_words;
     int32_t *tapsum;   /* binary conv: (out, size*size) sum of the signs of each tap's weights */
     uint64_t wbin_version; /* param_version wbin/wpack were made from (0: never) */
+    uint16_t *wbf16;   /* binary dense/conv on ±1 input: sign(W) as the packed bf16 B of
+                        * dX = dY * sign(W) (k = out, n = wk; see kernels/bgemm.h) */
+    uint64_t wbf16_version; /* param_version wbf16 was made from (0: never) */
     float *stat;       /* bn: (2, c) batch mean and inverse std; in eval, scale and shift */
 } bc__layer;
 
@@ -66,6 +70,8 @@ typedef struct {
     uint64_t param_version; /* changes whenever the parameters may have changed */
     bc__mac_kind mac;       /* binary layers' MAC path */
     const bc__bin_kernels *bin; /* packed kernels for this CPU */
+    const bc__bf16_kernels *bf16; /* binary layers' backward GEMMs in bf16 with these (NULL: fp32) */
+    void *bwork;            /* bf16 GEMM workspace: BC__BGEMM_WORK_BYTES per thread */
     uint64_t *pk;           /* packed input of a binary layer: (n * pixels, words) */
     double *red;            /* batch-norm partial sums */
     float *scratch;         /* per-thread scratch: threads * scratch_per_thread floats */
@@ -200,6 +206,9 @@ struct bc_model {
     float *dbuf[2];                        /* (ws_rows, max width) ping-pong gradients */
     int64_t max_width;
     bc__mac_kind mac;                      /* binary layers' MAC path (XNOR by default) */
+    bc_gemm gemm;                          /* requested precision of the binary layers' GEMMs */
+    const bc__bf16_kernels *bf16;          /* what it resolved to on this CPU (NULL: fp32) */
+    void *bwork;                           /* see bc__exec */
     float *scratch;                        /* see bc__exec */
     int64_t scratch_per_thread;
     int32_t scratch_threads;

@@ -44,18 +44,34 @@ void bc__maxpool_backward(bc__layer *l, const float *x, const float *dy, float *
         const float *xs = x + s * l->in, *ys = l->act + s * l->out, *dys = dy + s * l->out;
         float *dxs = dx + s * l->in;
         memset(dxs, 0, (size_t)l->in * sizeof *dxs);
+        /* Channels innermost, in runs of 64 with a "found" mask each, and the add selected by
+         * bit masks, so GCC vectorises the loop; the result is the early-exit scan's bit for
+         * bit: only the first match gets dy added, every other dx keeps its bits. */
         for (int32_t oy = 0; oy < g.oh; oy++)
-            for (int32_t ox = 0; ox < g.ow; ox++)
-                for (int32_t j = 0; j < g.c; j++) {
-                    int64_t o = ((int64_t)oy * g.ow + ox) * g.c + j;
-                    int64_t base = ((int64_t)oy * g.stride * g.w + (int64_t)ox * g.stride) * g.c + j;
-                    bool done = false;
-                    for (int32_t ky = 0; ky < g.kh && !done; ky++)
-                        for (int32_t kx = 0; kx < g.kw && !done; kx++) {
-                            int64_t i = base + ((int64_t)ky * g.w + kx) * g.c;
-                            if (xs[i] == ys[o]) { dxs[i] += dys[o]; done = true; }
+            for (int32_t ox = 0; ox < g.ow; ox++) {
+                const int64_t o0 = ((int64_t)oy * g.ow + ox) * g.c;
+                const int64_t b0 = ((int64_t)oy * g.stride * g.w + (int64_t)ox * g.stride) * g.c;
+                for (int32_t j0 = 0; j0 < g.c; j0 += 64) {
+                    const int32_t nj = g.c - j0 < 64 ? g.c - j0 : 64;
+                    uint32_t found[64] = {0};
+                    for (int32_t ky = 0; ky < g.kh; ky++)
+                        for (int32_t kx = 0; kx < g.kw; kx++) {
+                            const int64_t i0 = b0 + ((int64_t)ky * g.w + kx) * g.c + j0;
+                            float *restrict d = dxs + i0;
+                            const float *restrict xi = xs + i0, *restrict yo = ys + o0 + j0, *restrict dv = dys + o0 + j0;
+                            for (int32_t j = 0; j < nj; j++) {
+                                const uint32_t hit = -(uint32_t)(xi[j] == yo[j]) & ~found[j];
+                                const float sum = d[j] + dv[j];
+                                uint32_t sb, db;
+                                memcpy(&sb, &sum, sizeof sb);
+                                memcpy(&db, &d[j], sizeof db);
+                                db = (sb & hit) | (db & ~hit);
+                                memcpy(&d[j], &db, sizeof db);
+                                found[j] |= hit;
+                            }
                         }
                 }
+            }
     }
 }
 

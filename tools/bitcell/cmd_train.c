@@ -26,6 +26,9 @@ static void help(FILE *f) {
             "  --seed N           seed of initialisation, shuffling and dropout [42]\n"
             "  --train-limit N    use only the first N training samples [all]\n"
             "  --threads N        threads [BC_THREADS or all cores]\n"
+            "  --gemm MODE        binary layers' backward GEMMs: fp32, bf16 (dY rounded to bf16,\n"
+            "                     fp32 sums and weights; AMX or AVX512-BF16 kernels, else a slow\n"
+            "                     scalar one) or auto (bf16 where the CPU has AMX, else fp32) [auto]\n"
             "  --out DIR          run directory [runs/<net>-<data>]\n"
             "  --quiet            no progress output\n\n"
             "variation-aware training (PR-CIM, docs/REPRODUCTION.md): the binary layers run on simulated\n"
@@ -125,6 +128,9 @@ static bc_status write_metrics(const char *dir, const char *net, const char *dat
     cJSON_AddNumberToObject(j, "parameters", (double)bc_model_param_count(m));
     cJSON_AddNumberToObject(j, "threads", bc_ctx_threads(ctx));
     cJSON_AddStringToObject(j, "cpu", bc_cpu_name(bc_ctx_cpu(ctx)));
+    const char *gemm_kernel = NULL;
+    cJSON_AddStringToObject(j, "gemm", bc_gemm_name(bc_model_gemm(m, &gemm_kernel)));
+    cJSON_AddStringToObject(j, "gemm_kernel", gemm_kernel);
     cJSON_AddNumberToObject(j, "peak_rss_mib", cli_peak_rss_mib());
     int64_t fm = 0, bm = 0;
     bc_model_macs(m, &fm, &bm);
@@ -181,7 +187,8 @@ int cmd_train(int argc, char **argv) {
         {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
         {"hw", required_argument, 0, 'H'}, {"set", required_argument, 0, 'V'},
         {"variation-aware", no_argument, 0, 'A'}, {"noise-only", no_argument, 0, 'N'},
-        {"redraw-every", required_argument, 0, 'R'}, {"chip-seed", required_argument, 0, 'C'}, {0, 0, 0, 0}};
+        {"redraw-every", required_argument, 0, 'R'}, {"chip-seed", required_argument, 0, 'C'},
+        {"gemm", required_argument, 0, 'g'}, {0, 0, 0, 0}};
     const char *data = "fashion-mnist", *data_dir = NULL, *out = NULL, *opt_name = NULL, *sched = NULL;
     const char *hw_path = NULL, *sets[32];
     int n_sets = 0;
@@ -192,6 +199,7 @@ int cmd_train(int argc, char **argv) {
     double lr = 0, wd = -1;
     uint64_t seed = 42;
     bool quiet = false;
+    bc_gemm gemm = BC_GEMM_AUTO;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -208,6 +216,12 @@ int cmd_train(int argc, char **argv) {
         case 'L': if (!cli_int("--train-limit", optarg, 2, 1L << 40, &limit)) return BC_EXIT_USAGE; break;
         case 't': if (!cli_int("--threads", optarg, 1, 1024, &threads)) return BC_EXIT_USAGE; break;
         case 'o': out = optarg; break;
+        case 'g':
+            if (!strcmp(optarg, "auto")) gemm = BC_GEMM_AUTO;
+            else if (!strcmp(optarg, "fp32")) gemm = BC_GEMM_FP32;
+            else if (!strcmp(optarg, "bf16")) gemm = BC_GEMM_BF16;
+            else return cli_usage("train", "--gemm '%s': expected auto, fp32 or bf16", optarg);
+            break;
         case 'q': quiet = true; break;
         case 'h': help(stdout); return BC_EXIT_OK;
         case 'H': hw_path = optarg; break;
@@ -276,6 +290,9 @@ int cmd_train(int argc, char **argv) {
     const bc_dataset *train = sub ? sub : tr;
     o.norm = bc_dataset_norm_stats(train);
     if ((st = bc_model_new(ctx, spec, bc_dataset_shape(train), seed, &m))) { rc = cli_fail(st, net_path); goto out; }
+    if ((st = bc_model_set_gemm(m, gemm))) { rc = cli_fail(st, NULL); goto out; }
+    const char *gemm_kernel = NULL;
+    const bc_gemm gemm_used = bc_model_gemm(m, &gemm_kernel);
 
     char dir[4096];
     if (out) snprintf(dir, sizeof dir, "%s", out);
@@ -298,10 +315,10 @@ int cmd_train(int argc, char **argv) {
     o.on_epoch = on_epoch;
     o.user = &r;
     if (!quiet)
-        fprintf(stderr, "bitcell train: %s (%" PRId64 " parameters) on %s (%" PRId64 " train / %" PRId64 " test), %d epochs, batch %d, %s lr %g, seed %" PRIu64 ", %d threads, %s kernels\n",
+        fprintf(stderr, "bitcell train: %s (%" PRId64 " parameters) on %s (%" PRId64 " train / %" PRId64 " test), %d epochs, batch %d, %s lr %g, seed %" PRIu64 ", %d threads, %s kernels, gemm %s (%s)\n",
                 bc_netspec_name(spec), bc_model_param_count(m), data, r.n_train, bc_dataset_count(te), (int)o.spec.epochs,
                 (int)o.spec.batch, o.spec.optimizer == BC_OPT_ADAM ? "adam" : "sgd", (double)o.spec.lr, seed,
-                (int)bc_ctx_threads(ctx), bc_cpu_name(bc_ctx_cpu(ctx)));
+                (int)bc_ctx_threads(ctx), bc_cpu_name(bc_ctx_cpu(ctx)), bc_gemm_name(gemm_used), gemm_kernel);
     if ((st = write_config(dir, bc_netspec_text(spec), &o, data))) { rc = cli_fail(st, NULL); goto out_series; }
     bc_train_result res;
     st = bc_train(m, train, te, &o, &res);
