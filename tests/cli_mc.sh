@@ -98,6 +98,9 @@ expect 2 "--calibrate N" -- "$BC" calibrate "$CK" "${CAL[@]}"
 expect 2 "exclude each other" -- "$BC" mc "$CK" "${CAL[@]}" --calibrate 5 --calibration "$T/cal.safetensors"
 expect 2 "--hw needs --variation-aware" -- "$BC" train "$T/net.cfg" --data synthetic --hw "$SRC/hw/sram65-128.ini"
 expect 2 "need --hw FILE" -- "$BC" train "$T/net.cfg" --data synthetic --variation-aware
+printf '[net]\nepochs = 1\n[dense]\nunits = 16\n[relu]\n[dense]\nunits = 10\n[softmax]\n' > "$T/float.cfg"
+expect 2 "no binary layer with ±1 input" -- "$BC" train "$T/float.cfg" --data synthetic --hw "$SRC/hw/sram65-128.ini" --variation-aware --out "$T/never-va"
+[ ! -e "$T/never-va/model.safetensors" ] && ok || bad "a refused variation-aware run wrote a checkpoint"
 expect 2 "--redraw-every" -- "$BC" train "$T/net.cfg" --data synthetic --hw "$SRC/hw/sram65-128.ini" --variation-aware --redraw-every 0
 
 # Bad input.

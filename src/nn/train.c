@@ -86,6 +86,9 @@ bc_status bc_train(bc_model *m, const bc_dataset *train, const bc_dataset *test,
     if (!st && o->cim_hw) {
         if (o->cim_redraw < 1) st = bc__fail(BC_ERR_PARAM, "cim_redraw must be >= 1 (got %d)", o->cim_redraw);
         else st = bc_cim_chip_new(o->cim_hw, m, o->cim_seed, BC_CIM_TRAIN_CHIP0, &chip);
+        if (!st && bc_cim_chip_layers(chip) == 0)
+            st = bc__fail(BC_ERR_PARAM, "variation-aware training: the network has no binary layer with ±1 input "
+                                        "for the CIM arrays (first and last layers stay digital unless [mapping] says cim)");
     }
     uint32_t draws = 0;
     double train_time = 0;

@@ -209,6 +209,21 @@ static void bc__accumulate_fast(bc_poppins *p, int32_t nd, int32_t ns, bool dens
     }
 }
 
+/* The end of a step, whichever path ran it: the spike count and accumulator bound the next
+ * step reads, the clock, the statistics. */
+static void bc__step_done(bc_poppins *p, int32_t nf, int64_t bound, uint64_t sops, uint64_t sat,
+                          bc_poppins_stats *stats) {
+    p->n_fired = nf;
+    p->acc_bound = bound;
+    p->t++;
+    if (stats) {
+        stats->steps++;
+        stats->spikes += (uint64_t)nf;
+        stats->sops += sops;
+        stats->acc_saturations += sat;
+    }
+}
+
 void bc_poppins_step(bc_poppins *p, bc_poppins_stats *stats) {
     const int32_t n = p->n;
     int32_t *restrict acc = p->acc, *restrict x = p->x, *restrict fired = p->fired;
@@ -234,15 +249,7 @@ void bc_poppins_step(bc_poppins *p, bc_poppins_stats *stats) {
         int64_t bound;
         int32_t nf = p->isa == BC_CPU_AVX512 ? bc__iqif_vstep_avx512(&s, n, p->dense, nr, &bound)
                                              : bc__iqif_vstep_avx2(&s, n, p->dense, nr, &bound);
-        p->n_fired = nf;
-        p->acc_bound = bound;
-        p->t++;
-        if (stats) {
-            stats->steps++;
-            stats->spikes += (uint64_t)nf;
-            stats->sops += sops;
-            stats->acc_saturations += sat;
-        }
+        bc__step_done(p, nf, bound, sops, sat, stats);
         return;
     }
     /* 2.-4. decay, integrate, delta synapses clear; branch-free where it can be */
@@ -271,15 +278,7 @@ void bc_poppins_step(bc_poppins *p, bc_poppins_stats *stats) {
         int64_t m = a < 0 ? -(int64_t)a : a;
         bound = m > bound ? m : bound;
     }
-    p->n_fired = nf;
-    p->acc_bound = bound;
-    p->t++;
-    if (stats) {
-        stats->steps++;
-        stats->spikes += (uint64_t)nf;
-        stats->sops += sops;
-        stats->acc_saturations += sat;
-    }
+    bc__step_done(p, nf, bound, sops, sat, stats);
 }
 
 const int32_t *bc_poppins_fired(const bc_poppins *p, int32_t *n) {

@@ -191,8 +191,8 @@ static void on_chip(void *user, int32_t done, int32_t total, double acc) {
     (void)total;
     p->done++;
     p->sum += acc;
-    char extra[64];
-    snprintf(extra, sizeof extra, "mean acc %.4f", p->sum / p->done);
+    char extra[64] = ""; /* calibrate runs no test: acc is NaN */
+    if (!isnan(acc)) snprintf(extra, sizeof extra, "mean acc %.4f", p->sum / p->done);
     double el = cli_progress_elapsed(&p->bar);
     cli_progress_update(&p->bar, p->done, p->total, "chips", el > 0 ? p->done / el : 0, extra);
 }
@@ -546,7 +546,7 @@ int cmd_calibrate(int argc, char **argv) {
     cli_progress_init(&p.bar, "calibrate", o.quiet);
     const bc_cim_mc_calib cal = {.images = r.calib, .batch = 100, .record = record};
     st = bc_cim_monte_carlo(r.m, &r.hw, NULL, &r.facts.norm, o.batch, o.seed, (uint32_t)o.first_chip,
-                            (int32_t)o.chips, &cal, NULL, NULL, NULL, NULL);
+                            (int32_t)o.chips, &cal, NULL, NULL, on_chip, &p);
     cli_progress_end(&p.bar);
     if (!st) st = bc_cim_calibration_save(record, path);
     if (st) { rc = cli_fail(st, o.ckpt); goto out; }
