@@ -113,16 +113,28 @@ bc_status bc_model_set_chip(bc_model *m, bc_cim_chip *chip);
 
 /* ---- per-chip calibration (PR-CIM-R, METHODS.md §1.4 item 3) */
 
-/* Re-estimates every batch norm's running statistics with the model's binary layers on `chip`,
- * from all of `images` (calibration images: never the test set) in batches of `batch` (< 2:
- * 100). The result lives in the chip (the model's own statistics are untouched) and is used
- * whenever the chip is attached; a re-draw drops it. */
+/* What bc_cim_calibrate does (flags; 0 means all). */
+enum {
+    BC_CIM_CALIB_BN = 1,   /* re-estimate the batch norms' statistics on the chip */
+    BC_CIM_CALIB_TRIM = 2, /* trim each array column's SA reference / ADC ladder */
+    BC_CIM_CALIB_ALL = 3,
+};
+
+/* Calibrates `chip` from all of `images` (calibration images: never the test set) in batches
+ * of `batch` (< 2: 100). Trim first (the network runs digitally while each array column's
+ * reads are compared with the digital partial sums; the SA reference is shifted to disagree
+ * least with their signs, the ADC ladder by the bitline's mean error), then the batch norms'
+ * running statistics re-estimated with the binary layers on the trimmed chip. The result
+ * lives in the chip (the model's own statistics are untouched) and is used whenever the chip
+ * is attached; a re-draw drops it. */
 bc_status bc_cim_calibrate(bc_model *m, bc_cim_chip *chip, const bc_dataset *images, const bc_norm *norm,
-                           int64_t batch);
+                           int64_t batch, unsigned what);
+/* True once the chip holds a calibration (statistics, trims or both). */
 bool bc_cim_chip_calibrated(const bc_cim_chip *c);
 
 /* Calibrations of many chips of one model, hardware and seed, saved to and loaded from a
- * safetensors file (one tensor "chip.<index>" each; written atomically). */
+ * safetensors file (per chip "chip.<index>", its statistics, and "trim.<index>", its trims;
+ * written atomically). */
 typedef struct bc_cim_calibration bc_cim_calibration;
 /* An empty set for chips of model m on hw with variation seed `seed`. */
 bc_status bc_cim_calibration_new(const bc_model *m, const bc_cim_hw *hw, uint64_t seed, bc_cim_calibration **out);
@@ -147,6 +159,7 @@ typedef struct {
     const bc_dataset *images;         /* calibrate on these (bc_cim_calibrate) ... */
     int64_t batch;
     const bc_cim_calibration *saved;  /* ... or apply these saved calibrations */
+    unsigned what;                    /* BC_CIM_CALIB_* flags for images (0: all) */
     bc_cim_calibration *record;       /* not NULL: each freshly calibrated chip is added here */
 } bc_cim_mc_calib;
 

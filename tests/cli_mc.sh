@@ -91,6 +91,22 @@ if "$BC" calibrate "$CK" "${CAL[@]}" --calibrate 60 --data fashion-mnist --data-
 else
     bad "calibrate: $(cat "$T/cal.err")"
 fi
+# The reference trim: saved beside the statistics ("trim.<chip>" tensors) and re-applied
+# exactly - the saved file reproduces the in-run calibration chip for chip.
+if "$BC" calibrate "$CK" "${CAL[@]}" --calibrate 60 --calib-steps bn,trim --quiet --out "$T/trim.safetensors" \
+        > /dev/null 2> "$T/trim.err"; then
+    grep -q '"trim.2"' "$T/trim.safetensors" && ok || bad "calibration file without trims"
+    "$BC" mc "$CK" "${CAL[@]}" --calibrate 60 --calib-steps bn,trim --quiet --out "$T/mct1" > /dev/null 2>&1
+    "$BC" mc "$CK" "${CAL[@]}" --calibration "$T/trim.safetensors" --quiet --out "$T/mct2" > /dev/null 2>&1
+    [ -s "$T/mct1/chips.csv" ] && cmp -s "$T/mct1/chips.csv" "$T/mct2/chips.csv" && ok || bad "saved trims give other results"
+    "$BC" mc "$CK" "${CAL[@]}" --calibrate 60 --quiet --out "$T/mct0" > /dev/null 2>&1
+    ! cmp -s "$T/mct0/chips.csv" "$T/mct1/chips.csv" && ok || bad "the trim changed no chip's result: the check above cannot fail"
+    grep -q 'reference trim, then batch-norm' "$T/mct1/metrics.json" && ok || bad "metrics.json does not name the trim"
+else
+    bad "calibrate --calib-steps bn,trim: $(cat "$T/trim.err")"
+fi
+expect 2 "--calib-steps takes bn, trim or bn,trim" -- "$BC" mc "$CK" "${CAL[@]}" --calibrate 5 --calib-steps all
+expect 2 "--calib-steps needs --calibrate" -- "$BC" mc "$CK" "${CAL[@]}" --calib-steps trim
 expect 1 "t10k-images-idx3-ubyte" -- "$BC" mc "$CK" "${CAL[@]}" --calibrate 60 --data fashion-mnist --data-dir "$T/fm"
 expect 2 "cal.safetensors: was made for other hardware" -- "$BC" mc "$CK" --hw "$SRC/hw/sram65-128.ini" --chips 3 --calibration "$T/cal.safetensors"
 expect 1 "junk.cal: " -- "$BC" mc "$CK" "${CAL[@]}" --calibration "$(printf 'x' > "$T/junk.cal"; echo "$T/junk.cal")"

@@ -5,10 +5,14 @@
  *  - calibration reads only the images it is given: it is a function of them alone, leaves the
  *    model's own statistics alone, and is dropped by a re-draw;
  *  - calibrations survive a save and load, and refuse another network, hardware or seed, and
- *    malformed files. */
+ *    malformed files;
+ *  - the reference trim cancels SA / ADC offsets exactly where nothing else differs (cells all
+ *    alike): the trimmed chip then reads as the offset-free one. */
 #include "cim/cim.h"
 #include "bc_test.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -188,19 +192,26 @@ static void test_calibration(void) {
     if (!chip) return;
     predict_on(m, chip, te, &o.norm, plain);
     BC_CHECK(!bc_cim_chip_calibrated(chip));
-    BC_CHECK_MSG(bc_cim_calibrate(m, chip, calib, &o.norm, 16) == BC_OK, "%s", bc_last_error());
-    BC_CHECK(bc_cim_chip_calibrated(chip));
+    BC_CHECK_MSG(bc_cim_calibrate(m, chip, calib, &o.norm, 16, BC_CIM_CALIB_BN) == BC_OK, "%s", bc_last_error());
+    BC_CHECK(bc_cim_chip_calibrated(chip) && !chip->trimmed);
     BC_CHECK_MSG(!memcmp(before, m->buffers, nb), "calibration changed the model's own statistics");
     BC_CHECK_MSG(memcmp(before, chip->buffers, nb) != 0, "calibration changed nothing");
     memcpy(cal1, chip->buffers, nb);
     predict_on(m, chip, te, &o.norm, calz);
     BC_CHECK_MSG(memcmp(plain, calz, nz) != 0, "a calibrated chip predicts as the uncalibrated one");
     /* A function of the calibration images alone: again the same, other images differ. */
-    BC_CHECK(bc_cim_calibrate(m, chip, calib, &o.norm, 16) == BC_OK);
+    BC_CHECK(bc_cim_calibrate(m, chip, calib, &o.norm, 16, BC_CIM_CALIB_BN) == BC_OK);
     BC_CHECK(!memcmp(cal1, chip->buffers, nb));
-    BC_CHECK(bc_cim_calibrate(m, chip, calib2, &o.norm, 16) == BC_OK);
+    BC_CHECK(bc_cim_calibrate(m, chip, calib2, &o.norm, 16, BC_CIM_CALIB_BN) == BC_OK);
     BC_CHECK(memcmp(cal1, chip->buffers, nb) != 0);
-    BC_CHECK(bc_cim_calibrate(m, chip, calib, &o.norm, 16) == BC_OK);
+    /* Trim and statistics (what mc --calibrate does): both survive the save and load below. */
+    BC_CHECK(bc_cim_calibrate(m, chip, calib, &o.norm, 16, BC_CIM_CALIB_ALL) == BC_OK);
+    BC_CHECK(chip->trimmed && chip->calibrated);
+    float trim_sum = 0.0f;
+    for (int32_t k = 0; k < chip->n_mapped; k++)
+        for (int64_t i = 0; i < (int64_t)chip->mapped[k].A * chip->mapped[k].N; i++) trim_sum += fabsf(chip->mapped[k].trim[i]);
+    BC_CHECK_MSG(trim_sum > 0.0f, "the trim moved no reference");
+    predict_on(m, chip, te, &o.norm, calz);
 
     /* Save, load, apply to a fresh chip of the same index: the same predictions. */
     char dir[] = "/tmp/bc_cimcal_XXXXXX";
@@ -217,6 +228,7 @@ static void test_calibration(void) {
     BC_CHECK(bc_cim_calibration_apply(back, fresh) == BC_OK);
     predict_on(m, fresh, te, &o.norm, z);
     BC_CHECK_MSG(!memcmp(z, calz, nz), "a re-loaded calibration predicts differently");
+    BC_CHECK(fresh->trimmed);
     /* A re-draw drops the calibration; an index the set lacks is refused. */
     bc_cim_chip_redraw(fresh, 7);
     BC_CHECK(!bc_cim_chip_calibrated(fresh));
@@ -269,12 +281,66 @@ static void test_calibration(void) {
     bc_dataset_free(te);
 }
 
+/* ---- reference trim */
+
+/* Dense only: no image borders, where the SA's fixed mid-group reference already differs from
+ * the digital sign, so that with identical cells the offsets are the chip's only error. */
+static const char *mlp_net =
+    "[net]\ninput = 3x8x8\nbatch = 16\n[flatten]\n[dense]\nunits = 64\nbias = 0\n[bn]\n[sign]\n"
+    "[dense]\nunits = 48\nbinary = 1\n[bn]\n[sign]\n[dense]\nunits = 40\nbinary = 1\n[bn]\n[sign]\n"
+    "[dense]\nunits = 4\n[softmax]\n";
+
+static void test_trim_cancels_offsets(const char *kind) {
+    bc_dataset *calib = quadrant_data(40, 3), *te = quadrant_data(30, 5);
+    bc_model *m = bc_t_model(g_ctx, "mlp", mlp_net, (bc_shape){3, 8, 8}, 5);
+    if (!calib || !te || !m) return;
+    const bc_norm norm = bc_dataset_norm_stats(calib);
+    /* Offsets of sd 3 cells' bitline step: many reads change. */
+    bc_cim_hw hw = hw_with((const char *const[]){"rows_on=32", kind, "adc_bits=8", "model=none", NULL});
+    char off[64];
+    snprintf(off, sizeof off, "sigma_offset_mV=%g", 3e3 * bc_cim_hw_dv_cell_V(&hw));
+    BC_CHECK(bc_cim_hw_set(&hw, off) == BC_OK);
+    bc_cim_hw clean = hw;
+    BC_CHECK(bc_cim_hw_set(&clean, "sigma_offset_mV=0") == BC_OK);
+    bc_cim_chip *chip = NULL, *ref = NULL;
+    BC_CHECK(bc_cim_chip_new(&hw, m, 3, 1, &chip) == BC_OK && bc_cim_chip_new(&clean, m, 3, 1, &ref) == BC_OK);
+    if (!chip || !ref) return;
+    const size_t nz = (size_t)(30 * 4) * sizeof(float);
+    float *want = malloc(nz), *raw = malloc(nz), *got = malloc(nz);
+    predict_on(m, ref, te, &norm, want);
+    predict_on(m, chip, te, &norm, raw);
+    BC_CHECK_MSG(memcmp(want, raw, nz) != 0, "%s: the offsets change nothing: the test cannot fail", kind);
+    BC_CHECK_MSG(bc_cim_calibrate(m, chip, calib, &norm, 16, BC_CIM_CALIB_TRIM) == BC_OK, "%s", bc_last_error());
+    BC_CHECK(chip->trimmed && !chip->calibrated);
+    predict_on(m, chip, te, &norm, got);
+    BC_CHECK_MSG(!memcmp(want, got, nz), "%s: the trimmed chip does not read as the offset-free one", kind);
+    if (!strcmp(kind, "kind=adc")) {
+        /* The ADC's trim is the mean bitline error: here the offset itself. */
+        const double tol = bc_cim_hw_dv_cell_V(&hw) / 256.0;
+        double worst = 0.0;
+        for (int32_t k = 0; k < chip->n_mapped; k++)
+            for (int64_t i = 0; i < (int64_t)chip->mapped[k].A * chip->mapped[k].N; i++)
+                worst = fmax(worst, fabs(chip->mapped[k].trim[i] - chip->mapped[k].offset[i]));
+        BC_CHECK_MSG(worst <= tol, "ADC trim off its offset by %g V (tolerance %g)", worst, tol);
+    }
+    free(want);
+    free(raw);
+    free(got);
+    bc_cim_chip_free(chip);
+    bc_cim_chip_free(ref);
+    bc_model_free(m);
+    bc_dataset_free(calib);
+    bc_dataset_free(te);
+}
+
 int main(void) {
     BC_CHECK(bc_ctx_new(&g_ctx) == BC_OK);
     bc_ctx_set_threads(g_ctx, 2);
     test_same_readout();
     test_hil_training();
     test_calibration();
+    test_trim_cancels_offsets("kind=sa");
+    test_trim_cancels_offsets("kind=adc");
     bc_ctx_free(g_ctx);
     return bc_t_report();
 }

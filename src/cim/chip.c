@@ -57,11 +57,13 @@ static bc_status bc__map_layer(bc__cim_layer *cl, const bc__layer *l, const bc_c
     cl->tcount = T ? bc__alloc(T * G * sizeof(int32_t)) : NULL;
     cl->vref = bc__alloc(G * sizeof(float));
     cl->offset = bc__alloc((size_t)cl->A * N * sizeof(float));
+    cl->trim = bc__alloc((size_t)cl->A * N * sizeof(float));
+    cl->readoff = bc__alloc((size_t)cl->A * N * sizeof(float));
     cl->q = bc__alloc(KN);
     cl->qoff = bc__alloc((G + 1) * sizeof(int64_t));
     cl->qsum = bc__alloc(G * N * sizeof(int32_t));
     if (!cl->g_k0 || !cl->g_array || !cl->cell || !cl->beff || !cl->gsum || (T && (!cl->tsum || !cl->tcount)) ||
-        !cl->vref || !cl->offset || !cl->q || !cl->qoff || !cl->qsum)
+        !cl->vref || !cl->offset || !cl->trim || !cl->readoff || !cl->q || !cl->qoff || !cl->qsum)
         return bc__fail(BC_ERR_NOMEM, "CIM chip: layer %d (%lld x %lld cells)", l->index, (long long)cl->K, (long long)cl->N);
     bc__groups(hw, cl->K, cl->g_k0, cl->g_array);
     cl->qoff[0] = 0;
@@ -141,8 +143,11 @@ static void bc__draw_layer(bc__cim_layer *cl, const bc_cim_hw *hw, const float *
                     if (i >= cl->g_k0[g] && i < cl->g_k0[g + 1]) s += c[i];
                 cl->tsum[(t * G + g) * N + j] = s;
             }
-        for (int64_t a = 0; a < cl->A; a++)
+        for (int64_t a = 0; a < cl->A; a++) {
             cl->offset[a * N + j] = (float)(hw->sigma_offset_mV * 1e-3) * bc_rng_normal(ko, (uint64_t)(a * N + j));
+            cl->trim[a * N + j] = 0.0f;
+            cl->readoff[a * N + j] = cl->offset[a * N + j];
+        }
     }
     cl->wversion = 0; /* beff is remade from the new cells on the next forward */
     cl->reads = 0;
@@ -151,6 +156,7 @@ static void bc__draw_layer(bc__cim_layer *cl, const bc_cim_hw *hw, const float *
 void bc_cim_chip_redraw(bc_cim_chip *c, uint32_t index) {
     c->index = index;
     c->calibrated = false;
+    c->trimmed = false;
     for (int32_t i = 0; i < c->n_mapped; i++) bc__draw_layer(&c->mapped[i], &c->hw, c->ctab, c->seed, index);
 }
 
@@ -199,6 +205,7 @@ void bc_cim_chip_free(bc_cim_chip *c) {
         bc__cim_layer *cl = &c->mapped[i];
         free(cl->g_k0); free(cl->g_array); free(cl->cell); free(cl->beff); free(cl->gsum);
         free(cl->tsum); free(cl->tcount); free(cl->vref); free(cl->offset);
+        free(cl->trim); free(cl->readoff); free(cl->obs_hist); free(cl->obs_err); free(cl->obs_n);
         free(cl->q); free(cl->qpack); free(cl->qoff); free(cl->qsum);
     }
     free(c->mapped);

@@ -24,6 +24,14 @@ typedef struct {
     int32_t *tcount;     /* (taps, G) rows of a tap inside a group */
     float *vref;         /* (G) SA reference of each group, volts */
     float *offset;       /* (A, N) SA / ADC input-referred offset of each array column, volts */
+    float *trim;         /* (A, N) reference trim per array column set by calibration, volts */
+    float *readoff;      /* (A, N) offset - trim: what the readout adds to each bitline */
+    /* While the chip is observed for its trim (src/cim/trim.c; NULL otherwise): per array
+     * column, SA histograms of the bitline's margin to the reference, split by the digital
+     * sign; ADC sums of the bitline's error against the ideal one, in 1/256 cell steps. */
+    uint32_t *obs_hist;  /* (A, N, 2, BC__TRIM_BINS) */
+    int64_t *obs_err;    /* (A, N) */
+    int64_t *obs_n;      /* (A, N) reads per column; [A * N]: row blocks unobserved (no memory) */
     /* The integer path (src/cim/quant.c): beff in steps of 1/qscale as int8. */
     int32_t qscale;      /* S: 64 or 32 (a power of two); 0 when beff needs a coarser step */
     int8_t *q;           /* (N, K) round(beff * S) */
@@ -33,6 +41,9 @@ typedef struct {
     uint64_t wversion;   /* param_version beff (and q) were made from (0: never) */
     uint64_t reads;      /* forward calls so far: keys the per-read noise */
 } bc__cim_layer;
+
+#define BC__TRIM_BINS 256        /* SA trim histogram bins, BC__TRIM_BINS_PER_CELL per cell */
+#define BC__TRIM_BINS_PER_CELL 4
 
 #define BC__CELL_TABLE 65536 /* cell-current quantile table intervals (src/cim/chip.c) */
 
@@ -50,7 +61,19 @@ struct bc_cim_chip {
     /* Per-chip calibration (src/cim/calibrate.c), reset by every re-draw. */
     bool calibrated;          /* buffers holds this chip's batch-norm statistics */
     float *buffers;           /* (model n_buffers) the model's buffers as calibrated on this chip */
+    bool trimmed;             /* the layers' trim came from a calibration */
+    bool observing;           /* forwards run digitally and fill the layers' obs_* (trim.c) */
 };
+
+/* Reference trims of all mapped layers, concatenated (A * N per layer, in mapping order). */
+int64_t bc__cim_trim_count(const bc_cim_chip *c);
+void bc__cim_trim_get(const bc_cim_chip *c, float *dst);
+/* Sets the trims (NULL: none) and the readout offsets that follow from them. */
+void bc__cim_trim_set(bc_cim_chip *c, const float *src);
+/* Trim calibration: start observing (allocates the statistics), then, after forwards over the
+ * calibration images, turn the statistics into trims. */
+bc_status bc__cim_trim_begin(bc_cim_chip *c);
+bc_status bc__cim_trim_end(bc_cim_chip *c, bool apply);
 
 /* Bitline voltage after a group discharged: twice_s = 2 * (summed relative current of the
  * discharging cells). Shared by the readout and the SA reference so that a partial sum of

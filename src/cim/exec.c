@@ -17,6 +17,7 @@
 #include "kernels/im2col.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define BC__CIM_ROWS 128 /* rows per task in the direct (dense) and integer paths */
@@ -123,6 +124,31 @@ static __attribute__((noinline)) void bc__read_row(const bc__readout *ro, int64_
     }
 }
 
+/* Observation for the trim (src/cim/trim.c): instead of its readout, adds the digital partial
+ * sum y0 to o, so the network runs digitally, and records how this chip would read the group:
+ * for an SA the margin to the reference in cells, z = sgn * (vref - v) / dV (the SA says +1
+ * when z >= 0), by the digital sign; for an ADC the bitline's error against the variation-free,
+ * offset-free one. Raw offsets (no trim), no read noise. */
+static void bc__observe_row(const bc__cim_layer *cl, const bc__readout *ro, int32_t g, int64_t N, const float *y,
+                            const float *y0, const float *d, float nvalid, float *o) {
+    const int64_t a = cl->g_array[g];
+    const float *off = cl->offset + a * N, inv_dv = 0.5f / ro->half_dv;
+    for (int64_t j = 0; j < N; j++) {
+        o[j] += y0[j];
+        const float v = bc__cim_bitline(ro->vdd, ro->half_dv, ro->floor_v, d[j] + ro->sgn * y[j]) + off[j];
+        if (ro->kind == BC_CIM_READ_SA) {
+            float b = floorf(ro->sgn * (cl->vref[g] - v) * inv_dv * BC__TRIM_BINS_PER_CELL) + BC__TRIM_BINS / 2;
+            b = b < 0.0f ? 0.0f : b > BC__TRIM_BINS - 1 ? BC__TRIM_BINS - 1 : b;
+            const int64_t h = ((a * N + j) * 2 + (y0[j] >= 0.0f)) * BC__TRIM_BINS + (int64_t)b;
+            __atomic_fetch_add(&cl->obs_hist[h], 1u, __ATOMIC_RELAXED);
+        } else if (ro->kind == BC_CIM_READ_ADC) {
+            const float vi = bc__cim_bitline(ro->vdd, ro->half_dv, ro->floor_v, nvalid + ro->sgn * y0[j]);
+            __atomic_fetch_add(&cl->obs_err[a * N + j], (int64_t)lrintf((v - vi) * inv_dv * 256.0f), __ATOMIC_RELAXED);
+            __atomic_fetch_add(&cl->obs_n[a * N + j], (int64_t)1, __ATOMIC_RELAXED);
+        }
+    }
+}
+
 /* A group's GEMM output (rows, N): float Y, or (y NULL) the integer path's sums c, turned
  * into Y = (c - qsum) * inv_s one row at a time as the readout reaches it (in L1). */
 typedef struct {
@@ -132,12 +158,13 @@ typedef struct {
 } bc__group_out;
 
 /* Reads group g of `rows` rows: y (rows, N) from the GEMM; adds each readout to out (rows, N).
- * row0 is the first row's index in the batch (pixel position, noise key). work: 3N floats. */
+ * row0 is the first row's index in the batch (pixel position, noise key). work: 3N floats.
+ * y0 (rows, N): the digital partial sums, given only while the chip is observed. */
 static void bc__read_group(const bc_cim_chip *chip, const bc__cim_layer *cl, const bc__readout *ro,
-                           const bc__conv_geom *geo, int32_t g, const bc__group_out *y, int64_t rows, int64_t row0,
-                           int64_t batch_rows, float *work, float *out) {
+                           const bc__conv_geom *geo, int32_t g, const bc__group_out *y, const float *y0, int64_t rows,
+                           int64_t row0, int64_t batch_rows, float *work, float *out) {
     const int64_t N = cl->N, G = cl->G, p = (int64_t)geo->oh * geo->ow;
-    const float *gsum = cl->gsum + g * N, *off = cl->offset + (int64_t)cl->g_array[g] * N;
+    const float *gsum = cl->gsum + g * N, *off = cl->readoff + (int64_t)cl->g_array[g] * N;
     const float rows_g = (float)(cl->g_k0[g + 1] - cl->g_k0[g]);
     float *dvec = work, *noise = ro->sigma_read > 0.0f && ro->kind != BC_CIM_READ_IDEAL ? work + N : NULL;
     const bc_rng_key kr = {.seed = chip->seed, .purpose = BC__RNG_CIM_READ, .chip = chip->index, .layer = (uint32_t)cl->l->index};
@@ -166,25 +193,35 @@ static void bc__read_group(const bc_cim_chip *chip, const bc__cim_layer *cl, con
             for (int64_t j = 0; j < N; j++) noise[j] = ro->sigma_read * bc_rng_normal(kr, key0 + (uint64_t)j);
         }
         const float *yr = y->y ? y->y + r * N : work + 2 * N;
+        if (y0) {
+            bc__observe_row(cl, ro, g, N, yr, y0 + r * N, d, nvalid, out + r * N);
+            continue;
+        }
         if (!y->y) /* exact: integers below 2^24 times a power of two */
             for (int64_t j = 0; j < N; j++) work[2 * N + j] = (float)(y->c[r * N + j] - y->qsum[j]) * y->inv_s;
         bc__read_row(ro, N, yr, d, nvalid, cl->vref[g], off, noise, out + r * N);
     }
 }
 
-/* All groups of `rows` rows of im2col (or dense) input col (ld K) into out (rows, N). */
+/* All groups of `rows` rows of im2col (or dense) input col (ld K) into out (rows, N). While
+ * the chip is observed, each group's digital partial sums too (calibration only, so a malloc
+ * per call costs nothing that matters; its failure is counted for bc__cim_trim_end). */
 static void bc__run_rows(const bc_cim_chip *chip, const bc__cim_layer *cl, const bc__readout *ro,
                          const bc__conv_geom *geo, const float *col, int64_t rows, int64_t row0,
                          int64_t batch_rows, float *tmp, float *out) {
     const int64_t K = cl->K, N = cl->N;
     float *work = tmp + rows * N;
+    float *y0 = chip->observing ? malloc((size_t)(rows * N) * sizeof *y0) : NULL;
+    if (chip->observing && !y0) __atomic_fetch_add(&cl->obs_n[cl->A * N], (int64_t)1, __ATOMIC_RELAXED);
     memset(out, 0, (size_t)(rows * N) * sizeof *out);
     for (int32_t g = 0; g < cl->G; g++) {
         const int64_t k0 = cl->g_k0[g], kg = cl->g_k0[g + 1] - k0;
         bc__sgemm_serial(false, true, rows, N, kg, 1.0f, col + k0, K, cl->beff + k0, K, 0.0f, tmp, N);
+        if (y0) bc__sgemm_serial(false, true, rows, N, kg, 1.0f, col + k0, K, cl->l->wbin + k0, K, 0.0f, y0, N);
         const bc__group_out y = {.y = tmp};
-        bc__read_group(chip, cl, ro, geo, g, &y, rows, row0, batch_rows, work, out);
+        bc__read_group(chip, cl, ro, geo, g, &y, y0, rows, row0, batch_rows, work, out);
     }
+    free(y0);
 }
 
 /* The integer path for `rows` rows of u8 inputs u (ld ldu) into out (rows, N): per group the
@@ -199,7 +236,7 @@ static void bc__run_rows_i8(const bc_cim_chip *chip, const bc__cim_layer *cl, co
         const int64_t k0 = cl->g_k0[g], kg = cl->g_k0[g + 1] - k0;
         chip->i8->gemm(acc, N, u + k0, ldu, cl->qpack + cl->qoff[g], rows, N, kg);
         const bc__group_out y = {.c = acc, .qsum = cl->qsum + g * N, .inv_s = inv_s};
-        bc__read_group(chip, cl, ro, geo, g, &y, rows, row0, batch_rows, work, out);
+        bc__read_group(chip, cl, ro, geo, g, &y, NULL, rows, row0, batch_rows, work, out);
     }
 }
 
@@ -254,7 +291,7 @@ void bc__cim_forward(const bc_cim_chip *chip, bc__cim_layer *cl, const float *x,
     }
     const bc__readout ro = bc__readout_of(&chip->hw);
     const bc__conv_geom geo = bc__conv_geom_of(l);
-    if (chip->int8 && cl->qscale) {
+    if (chip->int8 && cl->qscale && !chip->observing) {
         bc__cim_forward_i8(chip, cl, &ro, &geo, x, e);
         cl->reads++;
         return;

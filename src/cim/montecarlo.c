@@ -15,7 +15,7 @@ bc_status bc_cim_monte_carlo(bc_model *m, const bc_cim_hw *hw, const bc_dataset 
     for (int32_t i = 0; !st && i < n; i++) {
         if (i) bc_cim_chip_redraw(chip, first_chip + (uint32_t)i);
         if (cal && cal->images) {
-            if ((st = bc_cim_calibrate(m, chip, cal->images, norm, cal->batch))) break;
+            if ((st = bc_cim_calibrate(m, chip, cal->images, norm, cal->batch, cal->what))) break;
             if (cal->record && (st = bc_cim_calibration_add(cal->record, chip))) break;
         } else if (cal && cal->saved) {
             if ((st = bc_cim_calibration_apply(cal->saved, chip))) break;

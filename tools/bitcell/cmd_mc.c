@@ -29,6 +29,7 @@ typedef struct {
     int n_sets;
     long chips, first_chip, batch, threads, limit;
     long calib_images;      /* --calibrate N: calibrate every chip on N training images */
+    unsigned calib_steps;   /* --calib-steps: BC_CIM_CALIB_* flags */
     const char *calib_file; /* --calibration FILE: apply saved per-chip calibrations */
     uint64_t seed;
     bool quiet;
@@ -66,7 +67,8 @@ static int parse(const char *cmd, void (*help)(FILE *), int argc, char **argv, m
         {"limit", required_argument, 0, 'l'}, {"batch", required_argument, 0, 'b'},
         {"threads", required_argument, 0, 't'}, {"out", required_argument, 0, 'o'},
         {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
-        {"calibrate", required_argument, 0, 'C'}, {"calibration", required_argument, 0, 'F'}, {0, 0, 0, 0}};
+        {"calibrate", required_argument, 0, 'C'}, {"calibration", required_argument, 0, 'F'},
+        {"calib-steps", required_argument, 0, 'T'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
@@ -92,6 +94,12 @@ static int parse(const char *cmd, void (*help)(FILE *), int argc, char **argv, m
         case 'q': o->quiet = true; break;
         case 'h': help(stdout); return BC_EXIT_OK;
         case 'C': if (!cli_int("--calibrate", optarg, 2, 1000000, &o->calib_images)) return BC_EXIT_USAGE; break;
+        case 'T':
+            if (!strcmp(optarg, "bn")) o->calib_steps = BC_CIM_CALIB_BN;
+            else if (!strcmp(optarg, "trim")) o->calib_steps = BC_CIM_CALIB_TRIM;
+            else if (!strcmp(optarg, "bn,trim") || !strcmp(optarg, "trim,bn")) o->calib_steps = BC_CIM_CALIB_ALL;
+            else return cli_usage(cmd, "--calib-steps takes bn, trim or bn,trim (got '%s')", optarg);
+            break;
         case 'F':
             if (!strcmp(cmd, "calibrate")) return cli_usage(cmd, "--calibration belongs to mc and sweep (calibrate writes one with --out)");
             o->calib_file = optarg;
@@ -103,6 +111,8 @@ static int parse(const char *cmd, void (*help)(FILE *), int argc, char **argv, m
     if (!o->hw_path) return cli_usage(cmd, "--hw FILE is required (presets: hw/sram65-128.ini, hw/fdsoi28-128.ini, hw/ideal-128.ini)");
     if (o->first_chip + o->chips > 4294967296L) return cli_usage(cmd, "--first-chip + --chips must stay below 2^32");
     if (o->calib_images && o->calib_file) return cli_usage(cmd, "--calibrate and --calibration exclude each other");
+    if (o->calib_steps && !o->calib_images) return cli_usage(cmd, "--calib-steps needs --calibrate N");
+    if (!o->calib_steps) o->calib_steps = BC_CIM_CALIB_BN;
     if (!strcmp(cmd, "calibrate") && !o->calib_images) return cli_usage(cmd, "--calibrate N (calibration images) is required");
     if (!strcmp(cmd, "sweep") && o->calib_file) return cli_usage(cmd, "--calibration FILE fits one hardware setting: use --calibrate N with sweep");
     o->ckpt = argv[optind];
@@ -237,7 +247,13 @@ static cJSON *base_json(const mc_opts *o, const mc_run *r) {
     cJSON_AddNumberToObject(j, "chips", (double)o->chips);
     cJSON_AddNumberToObject(j, "sigma_current", bc_cim_hw_sigma_current(&r->hw));
     cJSON_AddNumberToObject(j, "calibration_images", (double)o->calib_images);
-    if (o->calib_images) cJSON_AddStringToObject(j, "calibration", "batch-norm statistics per chip, first N training images");
+    if (o->calib_images) {
+        const unsigned w = o->calib_steps;
+        cJSON_AddStringToObject(j, "calibration",
+                                w == BC_CIM_CALIB_BN     ? "batch-norm statistics per chip, first N training images"
+                                : w == BC_CIM_CALIB_TRIM ? "SA/ADC reference trim per array column, first N training images"
+                                                         : "SA/ADC reference trim, then batch-norm statistics, per chip, first N training images");
+    }
     if (o->calib_file) cJSON_AddStringToObject(j, "calibration_file", o->calib_file);
     cJSON_AddNumberToObject(j, "digital_accuracy", r->digital_acc);
     cJSON_AddNumberToObject(j, "float_eval_samples_per_s", r->float_rate);
@@ -291,9 +307,15 @@ static void mc_help(FILE *f) {
             "  --out DIR          output directory [CKPT's directory/mc-<hw name>]\n"
             "  --quiet            no progress bar\n\n"
             "per-chip calibration (PR-CIM, docs/REPRODUCTION.md):\n"
-            "  --calibrate N      before its test, re-estimate each chip's batch-norm statistics on\n"
-            "                     the chip from the first N training images (never the test set);\n"
-            "                     also writes calibration.safetensors\n"
+            "  --calibrate N      before its test, calibrate each chip on the first N training images\n"
+            "                     (never the test set); also writes calibration.safetensors\n"
+            "  --calib-steps S    what calibration does [bn]:\n"
+            "                       bn       re-estimate the batch-norm statistics on the chip\n"
+            "                       trim     shift each array column's SA reference / ADC ladder so\n"
+            "                                that it reads its partial sums as the digital network\n"
+            "                       bn,trim  both, trim first\n"
+            "                     (trim alone rescues an ADC chip's bias; on SA chips it removes the\n"
+            "                     offsets' dither and loses accuracy: docs/REPRODUCTION.md)\n"
             "  --calibration FILE apply saved calibrations (bitcell calibrate, or an earlier mc run)\n\n"
             "writes: chips.csv (chip, accuracy, loss), metrics.json (summary, throughput), hw.ini\n"
             "        (the resolved description), histogram.svg\n\n"
@@ -320,7 +342,7 @@ int cmd_mc(int argc, char **argv) {
     bc_cim_calibration *record = NULL;
     bc_status st = BC_OK;
     if (r.calib && (st = bc_cim_calibration_new(r.m, &r.hw, o.seed, &record))) { rc = cli_fail(st, NULL); goto out; }
-    const bc_cim_mc_calib cal = {.images = r.calib, .batch = 100, .saved = r.saved, .record = record};
+    const bc_cim_mc_calib cal = {.images = r.calib, .batch = 100, .what = o.calib_steps, .saved = r.saved, .record = record};
     st = bc_cim_monte_carlo(r.m, &r.hw, r.te, &r.facts.norm, o.batch, o.seed, (uint32_t)o.first_chip,
                             (int32_t)o.chips, &cal, acc, loss, on_chip, &p);
     double secs = cli_progress_elapsed(&p.bar);
@@ -443,7 +465,7 @@ int cmd_sweep(int argc, char **argv) {
         char a[96];
         snprintf(a, sizeof a, "%s=%.10g", key, vals[i]);
         bc_cim_hw_set(&t, a);
-        const bc_cim_mc_calib cal = {.images = r.calib, .batch = 100};
+        const bc_cim_mc_calib cal = {.images = r.calib, .batch = 100, .what = o.calib_steps};
         bc_status st = bc_cim_monte_carlo(r.m, &t, r.te, &r.facts.norm, o.batch, o.seed, (uint32_t)o.first_chip,
                                           (int32_t)o.chips, &cal, acc + (size_t)i * (size_t)o.chips, NULL, on_chip, &p);
         if (st) { cli_progress_end(&p.bar); rc = cli_fail(st, o.ckpt); goto out; }
@@ -511,13 +533,15 @@ static void calibrate_help(FILE *f) {
     fprintf(f,
             "usage: bitcell calibrate CKPT.safetensors --hw FILE --calibrate N [options]\n\n"
             "Calibrates each chip of a Monte-Carlo population and saves the calibrations: the batch\n"
-            "norms' statistics are re-estimated with the binary layers running on that chip, from the\n"
-            "first N images of the training split (the test set is never read). Apply the file with\n"
+            "norms' statistics re-estimated with the binary layers running on that chip and/or (with\n"
+            "--calib-steps) each array column's SA reference / ADC ladder trimmed, from the first N\n"
+            "images of the training split (the test set is never read). Apply the file with\n"
             "bitcell mc ... --calibration FILE (same checkpoint, hardware settings and --seed).\n\n"
             "options:\n"
             "  --hw FILE, --set KEY=VALUE, --seed S, --first-chip I, --chips N [100], --data NAME,\n"
             "  --data-dir DIR, --threads N, --quiet     as in bitcell mc\n"
             "  --calibrate N      calibration images per chip (required)\n"
+            "  --calib-steps S    bn, trim or bn,trim [bn], as in bitcell mc\n"
             "  --out FILE         [CKPT's directory/calibration-<hw name>.safetensors]\n\n"
             "example:\n"
             "  bitcell calibrate runs/mlp-bnn/model.safetensors --hw hw/sram65-128.ini --chips 100 --calibrate 500\n"
@@ -544,7 +568,7 @@ int cmd_calibrate(int argc, char **argv) {
     if (st) { rc = cli_fail(st, NULL); goto out; }
     mc_progress p = {.total = (int32_t)o.chips};
     cli_progress_init(&p.bar, "calibrate", o.quiet);
-    const bc_cim_mc_calib cal = {.images = r.calib, .batch = 100, .record = record};
+    const bc_cim_mc_calib cal = {.images = r.calib, .batch = 100, .what = o.calib_steps, .record = record};
     st = bc_cim_monte_carlo(r.m, &r.hw, NULL, &r.facts.norm, o.batch, o.seed, (uint32_t)o.first_chip,
                             (int32_t)o.chips, &cal, NULL, NULL, on_chip, &p);
     cli_progress_end(&p.bar);
