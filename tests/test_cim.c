@@ -386,6 +386,43 @@ static void test_int8_conv(void) {
     bc_model_free(m);
 }
 
+/* The AVX2 build of the readout loops gives the SSE2 build's bits, for every readout kind, with
+ * read noise, on a conv with padding (border reads) and with cells far enough apart for the
+ * float path. */
+static void test_wide_readout(void) {
+    if (bc_ctx_cpu(g_ctx) < BC_CPU_AVX2) return; /* nothing to compare with */
+    bc_model *m = bc_t_model(g_ctx, "convw", "[net]\ninput = 3x9x9\n[conv]\nfilters = 20\n[sign]\n[conv]\nfilters = 70\nbinary = 1\n"
+                             "[flatten]\n[softmax]\n", (bc_shape){3, 9, 9}, 3);
+    if (!m) return;
+    const int64_t n = 9, in = 3 * 9 * 9, out = bc_model_outputs(m);
+    const size_t bytes = (size_t)(n * out) * sizeof(float);
+    float *x = malloc((size_t)(n * in) * sizeof *x), *zw = malloc(bytes), *zn = malloc(bytes);
+    fill(x, n * in, 8);
+    const char *kinds[][8] = {
+        {"last_layer=cim", "rows_on=32", "kind=ideal", "model=alpha_power", "sigma_vth_mV=40", NULL},
+        {"last_layer=cim", "rows_on=32", "kind=sa", "model=alpha_power", "sigma_vth_mV=40", "sigma_offset_mV=5", "sigma_read_mV=3", NULL},
+        {"last_layer=cim", "rows_on=32", "kind=adc", "adc_bits=4", "sigma_offset_mV=5", "sigma_read_mV=3", NULL},
+        {"last_layer=cim", "kind=adc", "adc_bits=8", "model=subthreshold", "sigma_vth_mV=25", "sigma_offset_mV=5", NULL},
+    };
+    for (size_t t = 0; t < sizeof kinds / sizeof kinds[0]; t++) {
+        bc_cim_hw hw = hw_with(kinds[t]);
+        bc_cim_chip *chip = NULL;
+        BC_CHECK(bc_cim_chip_new(&hw, m, 5, 2, &chip) == BC_OK);
+        if (!chip) continue;
+        BC_CHECK(chip->wide_readout);
+        BC_CHECK(bc_model_set_chip(m, chip) == BC_OK);
+        BC_CHECK(bc_model_predict(m, x, n, zw) == BC_OK);
+        chip->wide_readout = false;
+        chip->mapped[0].reads = 0; /* the same read noise again */
+        BC_CHECK(bc_model_predict(m, x, n, zn) == BC_OK);
+        BC_CHECK_MSG(!memcmp(zw, zn, bytes), "readout %zu: the AVX2 and SSE2 loops differ", t);
+        bc_model_set_chip(m, NULL);
+        bc_cim_chip_free(chip);
+    }
+    free(x), free(zw), free(zn);
+    bc_model_free(m);
+}
+
 /* ---- description files */
 
 static void bad_hw(const char *text, const char *want) {
@@ -446,6 +483,7 @@ int main(void) {
     test_variation_stats();
     test_threads();
     test_int8_path();
+    test_wide_readout();
     test_int8_conv();
     bc_ctx_free(g_ctx);
     return bc_t_report();

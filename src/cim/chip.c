@@ -170,6 +170,7 @@ bc_status bc_cim_chip_new(const bc_cim_hw *hw, const bc_model *m, uint64_t seed,
     c->seed = seed;
     c->i8 = bc__i8_kernels_for(m->ctx->cpu);
     c->int8 = true;
+    c->wide_readout = m->ctx->cpu >= BC_CPU_AVX2;
     c->by_layer = calloc((size_t)m->n_layers, sizeof *c->by_layer);
     c->mapped = calloc((size_t)m->n_layers, sizeof *c->mapped);
     c->buffers = malloc((size_t)(m->n_buffers > 0 ? m->n_buffers : 1) * sizeof *c->buffers);

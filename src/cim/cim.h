@@ -57,6 +57,7 @@ struct bc_cim_chip {
     bc__cim_layer **by_layer; /* (model layers) NULL where the layer stays digital */
     const bc__i8_kernels *i8; /* integer-path kernels for the model's CPU level */
     bool int8;                /* integer path where qscale allows (tests turn it off to compare) */
+    bool wide_readout;        /* AVX2 readout loops (the CPU has AVX2; tests compare with SSE2) */
     float *ctab;              /* (BC__CELL_TABLE + 1) quantiles of the cell current; NULL: c = 1 */
     /* Per-chip calibration (src/cim/calibrate.c), reset by every re-draw. */
     bool calibrated;          /* buffers holds this chip's batch-norm statistics */
