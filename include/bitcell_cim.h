@@ -126,7 +126,8 @@ enum {
  * least with their signs, the ADC ladder by the bitline's mean error), then the batch norms'
  * running statistics re-estimated with the binary layers on the trimmed chip. The result
  * lives in the chip (the model's own statistics are untouched) and is used whenever the chip
- * is attached; a re-draw drops it. */
+ * is attached; a re-draw drops it. A trim drops an earlier batch-norm calibration (made for
+ * the untrimmed chip). */
 bc_status bc_cim_calibrate(bc_model *m, bc_cim_chip *chip, const bc_dataset *images, const bc_norm *norm,
                            int64_t batch, unsigned what);
 /* True once the chip holds a calibration (statistics, trims or both). */
