@@ -113,7 +113,8 @@ bc_status bc_model_set_chip(bc_model *m, bc_cim_chip *chip);
 
 /* ---- per-chip calibration (PR-CIM-R, METHODS.md §1.4 item 3) */
 
-/* What bc_cim_calibrate does (flags; 0 means all). */
+/* What bc_cim_calibrate does (flags; 0 means BC_CIM_CALIB_BN, the default: on SA chips the trim
+ * costs accuracy once the batch norms are calibrated, docs/REPRODUCTION.md). */
 enum {
     BC_CIM_CALIB_BN = 1,   /* re-estimate the batch norms' statistics on the chip */
     BC_CIM_CALIB_TRIM = 2, /* trim each array column's SA reference / ADC ladder */
@@ -160,7 +161,7 @@ typedef struct {
     const bc_dataset *images;         /* calibrate on these (bc_cim_calibrate) ... */
     int64_t batch;
     const bc_cim_calibration *saved;  /* ... or apply these saved calibrations */
-    unsigned what;                    /* BC_CIM_CALIB_* flags for images (0: all) */
+    unsigned what;                    /* BC_CIM_CALIB_* flags for images (0: BN only) */
     bc_cim_calibration *record;       /* not NULL: each freshly calibrated chip is added here */
 } bc_cim_mc_calib;
 

@@ -57,6 +57,18 @@ static inline bc_model *bc_t_model(bc_ctx *ctx, const char *origin, const char *
 }
 #endif
 
+#ifdef BITCELL_CIM_H
+/* A macro description: the built-in defaults plus "key=value" assignments (NULL-terminated). */
+static inline bc_cim_hw bc_t_hw(const char *const *sets) {
+    bc_cim_hw hw = bc_cim_hw_default();
+    for (int i = 0; sets && sets[i]; i++) {
+        bc_status st = bc_cim_hw_set(&hw, sets[i]);
+        BC_CHECK_MSG(st == BC_OK, "%s: %s", sets[i], bc_last_error());
+    }
+    return hw;
+}
+#endif
+
 static inline int bc_t_report(void) {
     printf("%d passed, %d failed\n", bc_t_n - bc_t_fail, bc_t_fail);
     return bc_t_fail ? 1 : 0;

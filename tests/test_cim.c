@@ -16,16 +16,6 @@
 
 static bc_ctx *g_ctx;
 
-/* hw from the defaults plus "key=value" assignments (NULL-terminated). */
-static bc_cim_hw hw_with(const char *const *sets) {
-    bc_cim_hw hw = bc_cim_hw_default();
-    for (int i = 0; sets && sets[i]; i++) {
-        bc_status st = bc_cim_hw_set(&hw, sets[i]);
-        BC_CHECK_MSG(st == BC_OK, "%s: %s", sets[i], bc_last_error());
-    }
-    return hw;
-}
-
 /* Logits of m on x with hw (NULL: digital). */
 static void run_chip(bc_model *m, const bc_cim_hw *hw, uint32_t index, const float *x, int64_t n, float *z) {
     bc_cim_chip *chip = NULL;
@@ -41,7 +31,7 @@ static void run_chip(bc_model *m, const bc_cim_hw *hw, uint32_t index, const flo
 
 static void hand_case(bc_model *m, const char *const *sets, float want0, float want1, const char *what) {
     const float x[6] = {1, 1, -1, 1, -1, -1};
-    bc_cim_hw hw = hw_with(sets);
+    bc_cim_hw hw = bc_t_hw(sets);
     float z[2] = {0, 0};
     run_chip(m, &hw, 0, x, 1, z);
     BC_CHECK_MSG(z[0] == want0 && z[1] == want1, "%s: got (%g, %g), want (%g, %g)", what, z[0], z[1], want0, want1);
@@ -153,17 +143,17 @@ static void test_ideal_is_digital(void) {
     run_chip(m, &ideal, 0, x, n, z);
     BC_CHECK_MSG(!memcmp(dig, z, bytes), "ideal chip differs from the digital network");
     const char *small[] = {"rows_on=16", NULL};
-    bc_cim_hw h16 = hw_with(small);
+    bc_cim_hw h16 = bc_t_hw(small);
     run_chip(m, &h16, 0, x, n, z);
     BC_CHECK_MSG(!memcmp(dig, z, bytes), "ideal readout with 16 rows on differs from digital");
     /* An ADC with a level per cell and no clamp is exact too. */
     const char *adc[] = {"kind=adc", "adc_bits=8", "v_floor_V=0", NULL};
-    bc_cim_hw hadc = hw_with(adc);
+    bc_cim_hw hadc = bc_t_hw(adc);
     run_chip(m, &hadc, 0, x, n, z);
     BC_CHECK_MSG(!memcmp(dig, z, bytes), "exact ADC differs from digital");
     /* A 1-bit SA per 16 rows is not: the test above can fail. */
     const char *sa[] = {"rows_on=16", "kind=sa", NULL};
-    bc_cim_hw hsa = hw_with(sa);
+    bc_cim_hw hsa = bc_t_hw(sa);
     run_chip(m, &hsa, 0, x, n, z);
     BC_CHECK_MSG(memcmp(dig, z, bytes) != 0, "an SA readout should change the logits");
     /* With a chip attached the packed engine gives way to the float engine. */
@@ -196,7 +186,7 @@ static void test_variation_stats(void) {
     if (!m) return;
     const char *lin[] = {"first_layer=cim", "model=alpha_linear", "sigma_vth_mV=30", "alpha=1.3", "overdrive_V=0.4",
                          "sigma_offset_mV=12", NULL};
-    bc_cim_hw hw = hw_with(lin);
+    bc_cim_hw hw = bc_t_hw(lin);
     bc_cim_chip *chip = NULL;
     BC_CHECK(bc_cim_chip_new(&hw, m, 42, 0, &chip) == BC_OK);
     if (!chip) { bc_model_free(m); return; }
@@ -247,7 +237,7 @@ static void test_threads(void) {
     float *z1 = malloc(bytes), *z2 = malloc(bytes), *z3 = malloc(bytes);
     const char *noisy[] = {"rows_on=32", "kind=sa", "model=alpha_power", "sigma_vth_mV=40", "sigma_offset_mV=5",
                            "sigma_read_mV=3", NULL};
-    bc_cim_hw hw = hw_with(noisy);
+    bc_cim_hw hw = bc_t_hw(noisy);
     bc_ctx_set_threads(g_ctx, 1);
     run_chip(m, &hw, 9, x, n, z1);
     bc_ctx_set_threads(g_ctx, 2);
@@ -288,7 +278,7 @@ static void test_int8_path(void) {
     /* The sram65 preset's cells: sigma(I)/I ~ 13 %. */
     const char *var[] = {"first_layer=cim", "last_layer=cim", "model=alpha_power", "sigma_vth_mV=40", "alpha=1.3",
                          "overdrive_V=0.4", NULL};
-    bc_cim_hw hw = hw_with(var);
+    bc_cim_hw hw = bc_t_hw(var);
     bc_cim_chip *chip = NULL;
     BC_CHECK(bc_cim_chip_new(&hw, m, 4, 0, &chip) == BC_OK);
     if (chip) {
@@ -314,7 +304,7 @@ static void test_int8_path(void) {
     bc_cim_chip_free(chip);
     /* Without variation the cells are exactly +-S. */
     const char *none[] = {"first_layer=cim", "last_layer=cim", NULL};
-    hw = hw_with(none);
+    hw = bc_t_hw(none);
     BC_CHECK(bc_cim_chip_new(&hw, m, 4, 0, &chip) == BC_OK);
     if (chip) {
         BC_CHECK(bc_model_set_chip(m, chip) == BC_OK);
@@ -326,7 +316,7 @@ static void test_int8_path(void) {
     bc_cim_chip_free(chip);
     /* Sub-threshold cells spread over decades: too coarse in int8, the float GEMM stays. */
     const char *sub[] = {"first_layer=cim", "last_layer=cim", "model=subthreshold", "sigma_vth_mV=40", NULL};
-    hw = hw_with(sub);
+    hw = bc_t_hw(sub);
     BC_CHECK(bc_cim_chip_new(&hw, m, 4, 0, &chip) == BC_OK);
     if (chip) {
         BC_CHECK(bc_model_set_chip(m, chip) == BC_OK);
@@ -354,7 +344,7 @@ static void test_int8_conv(void) {
     const char *sa[] = {"last_layer=cim", "rows_on=32", "model=alpha_power", "sigma_vth_mV=40",
                         "kind=sa", "sigma_offset_mV=5", "sigma_read_mV=3", NULL};
     for (int t = 0; t < 2; t++) {
-        bc_cim_hw hw = hw_with(t ? sa : ideal);
+        bc_cim_hw hw = bc_t_hw(t ? sa : ideal);
         bc_cim_chip *chip = NULL;
         BC_CHECK(bc_cim_chip_new(&hw, m, 11, 3, &chip) == BC_OK);
         if (!chip) continue;
@@ -405,7 +395,7 @@ static void test_wide_readout(void) {
         {"last_layer=cim", "kind=adc", "adc_bits=8", "model=subthreshold", "sigma_vth_mV=25", "sigma_offset_mV=5", NULL},
     };
     for (size_t t = 0; t < sizeof kinds / sizeof kinds[0]; t++) {
-        bc_cim_hw hw = hw_with(kinds[t]);
+        bc_cim_hw hw = bc_t_hw(kinds[t]);
         bc_cim_chip *chip = NULL;
         BC_CHECK(bc_cim_chip_new(&hw, m, 5, 2, &chip) == BC_OK);
         if (!chip) continue;

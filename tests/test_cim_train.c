@@ -26,15 +26,6 @@ static const char *conv_net =
     "[flatten]\n[dense]\nunits = 24\nbinary = 1\n[bn]\n[sign]\n"
     "[dense]\nunits = 4\n[softmax]\n";
 
-static bc_cim_hw hw_with(const char *const *sets) {
-    bc_cim_hw hw = bc_cim_hw_default();
-    for (int i = 0; sets && sets[i]; i++) {
-        bc_status st = bc_cim_hw_set(&hw, sets[i]);
-        BC_CHECK_MSG(st == BC_OK, "%s: %s", sets[i], bc_last_error());
-    }
-    return hw;
-}
-
 static const char *const sa_sets[] = {"rows_on=32", "kind=sa", "model=alpha_power", "sigma_vth_mV=40",
                                       "sigma_offset_mV=8", NULL};
 
@@ -67,7 +58,7 @@ static bc_model *new_net(uint64_t seed) {
 static void test_same_readout(void) {
     bc_model *m = new_net(3);
     if (!m) return;
-    bc_cim_hw hw = hw_with(sa_sets);
+    bc_cim_hw hw = bc_t_hw(sa_sets);
     bc_cim_chip *chip = NULL;
     BC_CHECK(bc_cim_chip_new(&hw, m, 7, 2, &chip) == BC_OK);
     if (!chip) { bc_model_free(m); return; }
@@ -131,7 +122,7 @@ static void test_hil_training(void) {
     float *plain = train_params(NULL, tr, 1);
     bc_cim_hw ideal = bc_cim_hw_default();
     float *on_ideal = train_params(&ideal, tr, 1);
-    bc_cim_hw sa = hw_with(sa_sets);
+    bc_cim_hw sa = bc_t_hw(sa_sets);
     float *on_sa = train_params(&sa, tr, 1), *on_sa_k = train_params(&sa, tr, 3);
     if (plain && on_ideal && on_sa && on_sa_k) {
         BC_CHECK_MSG(!memcmp(plain, on_ideal, bytes), "training on the ideal chip differs from ordinary training");
@@ -186,7 +177,7 @@ static void test_calibration(void) {
     const size_t nb = (size_t)m->n_buffers * sizeof(float), nz = (size_t)(30 * 4) * sizeof(float);
     float *before = malloc(nb), *cal1 = malloc(nb), *plain = malloc(nz), *calz = malloc(nz), *z = malloc(nz);
     memcpy(before, m->buffers, nb);
-    bc_cim_hw hw = hw_with(sa_sets);
+    bc_cim_hw hw = bc_t_hw(sa_sets);
     bc_cim_chip *chip = NULL;
     BC_CHECK(bc_cim_chip_new(&hw, m, 4, 6, &chip) == BC_OK);
     if (!chip) return;
@@ -296,7 +287,7 @@ static void test_trim_cancels_offsets(const char *kind) {
     if (!calib || !te || !m) return;
     const bc_norm norm = bc_dataset_norm_stats(calib);
     /* Offsets of sd 3 cells' bitline step: many reads change. */
-    bc_cim_hw hw = hw_with((const char *const[]){"rows_on=32", kind, "adc_bits=8", "model=none", NULL});
+    bc_cim_hw hw = bc_t_hw((const char *const[]){"rows_on=32", kind, "adc_bits=8", "model=none", NULL});
     char off[64];
     snprintf(off, sizeof off, "sigma_offset_mV=%g", 3e3 * bc_cim_hw_dv_cell_V(&hw));
     BC_CHECK(bc_cim_hw_set(&hw, off) == BC_OK);

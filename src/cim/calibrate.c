@@ -9,7 +9,6 @@
  * Only the chip's copy of the model buffers changes; the model keeps its own. */
 #include "cim/cim.h"
 
-#include <stdio.h>
 #include <string.h>
 
 /* One pass over the images in batches of `batch` (a last batch of one image joins the one
@@ -44,7 +43,7 @@ bc_status bc_cim_calibrate(bc_model *m, bc_cim_chip *chip, const bc_dataset *ima
                            int64_t batch, unsigned what) {
     if (!m || !chip || !images || !norm) return bc__fail(BC_ERR_PARAM, "bc_cim_calibrate: NULL argument");
     if (chip->model != m) return bc__fail(BC_ERR_PARAM, "bc_cim_calibrate: the chip was made for another model");
-    if (!what) what = BC_CIM_CALIB_ALL;
+    if (!what) what = BC_CIM_CALIB_BN;
     if (what & ~(unsigned)BC_CIM_CALIB_ALL) return bc__fail(BC_ERR_PARAM, "bc_cim_calibrate: unknown calibration steps %#x", what);
     const int64_t n = bc_dataset_count(images);
     if (batch < 2) batch = 100;
