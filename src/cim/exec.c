@@ -144,7 +144,7 @@ static void bc__read_group(const bc_cim_chip *chip, const bc__cim_layer *cl, con
     const int64_t N = cl->N, G = cl->G, p = (int64_t)geo->oh * geo->ow;
     const float *gsum = cl->gsum + g * N, *off = cl->readoff + (int64_t)cl->g_array[g] * N;
     const float rows_g = (float)(cl->g_k0[g + 1] - cl->g_k0[g]);
-    float *dvec = work, *noise = ro->sigma_read > 0.0f && ro->kind != BC_CIM_READ_IDEAL ? work + N : NULL;
+    float *dvec = work, *noise = !y0 && ro->sigma_read > 0.0f && ro->kind != BC_CIM_READ_IDEAL ? work + N : NULL;
     const bc_rng_key kr = {.seed = chip->seed, .purpose = BC__RNG_CIM_READ, .chip = chip->index, .layer = (uint32_t)cl->l->index};
     for (int64_t r = 0; r < rows; r++) {
         const float *d = gsum;
